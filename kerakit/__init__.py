@@ -1,0 +1,32 @@
+"""kerakit: classic deep-learning architectures as Keras 3 models.
+
+Every model runs unchanged on the TensorFlow, JAX and PyTorch backends.
+
+Example:
+>>> import kerakit
+>>> model = kerakit.build("lenet5", input_shape=(32, 32, 1), num_classes=10)
+>>> model.count_params()
+61706
+"""
+
+import os
+
+# TensorFlow's C++ start-up chatter (CUDA probes, CPU flags) hides our output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kerakit import models  # noqa: E402,F401  (registers every model)
+from kerakit.registry import build  # noqa: E402
+from kerakit.registry import list_families  # noqa: E402
+from kerakit.registry import list_models  # noqa: E402
+from kerakit.registry import model_info  # noqa: E402
+from kerakit.registry import register  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "build",
+    "list_families",
+    "list_models",
+    "model_info",
+    "register",
+]

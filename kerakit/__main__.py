@@ -1,0 +1,7 @@
+"""`python -m kerakit` runs the command line."""
+
+import sys
+
+from kerakit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,3 @@
+"""Model families; importing this package registers every model."""
+
+from kerakit.models import cnn  # noqa: F401

@@ -1,0 +1,3 @@
+"""Convolutional image classifiers."""
+
+from kerakit.models.cnn import lenet  # noqa: F401

@@ -1,0 +1,283 @@
+"""The shared standard model test, usable from pytest or by users.
+
+`ModelTestCase().run_model_test(...)` checks, on whatever backend Keras runs:
+forward shape (eager and symbolic) and finite output, the model name, a JSON
+config round trip, a `.keras` save/load round trip, and that a few training
+steps on a fixed batch lower the loss and change every trainable variable.
+
+`sweep_case(name)` derives inputs, targets and loss for a registered model
+from its task, so the registry itself drives the sweep test
+(`tests/models/test_sweep.py`). This module never imports a backend library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import numpy as np
+
+from kerakit import registry
+
+# A task maps to a function (entry kwargs) -> SweepData. Families add theirs
+# with `register_task_data`.
+_TASK_DATA: dict[str, Callable[[Mapping[str, Any]], SweepData]] = {}
+
+
+class SweepData:
+    """Inputs, targets, loss and expected output shape for one sweep case."""
+
+    def __init__(
+        self,
+        x: Any,
+        y: Any,
+        loss: Any,
+        expected_output_shape: Any,
+        fit_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.x = x
+        self.y = y
+        self.loss = loss
+        self.expected_output_shape = expected_output_shape
+        self.fit_kwargs = dict(fit_kwargs or {})
+
+
+def register_task_data(task: str) -> Callable:
+    """Register how the sweep makes data for models of `task`.
+
+    Example:
+    >>> @register_task_data("doc_example_task")
+    ... def _data(kwargs):
+    ...     return SweepData(np.ones((2, 3)), np.ones((2, 1)), "mse", (2, 1))
+    """
+
+    def wrap(fn: Callable) -> Callable:
+        _TASK_DATA[task] = fn
+        return fn
+
+    return wrap
+
+
+def _image_batch(kwargs: Mapping[str, Any], batch: int = 4) -> np.ndarray:
+    shape = tuple(kwargs["input_shape"])
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 1, size=(batch, *shape)).astype("float32")
+
+
+@register_task_data("image_classification")
+def _image_classification(kwargs: Mapping[str, Any]) -> SweepData:
+    x = _image_batch(kwargs)
+    num_classes = kwargs["num_classes"]
+    y = np.arange(len(x)) % num_classes
+    return SweepData(
+        x,
+        y,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        (len(x), num_classes),
+    )
+
+
+def sweep_case(name: str) -> tuple[Callable, dict[str, Any], SweepData]:
+    """Return `(factory, tiny kwargs, data)` for a registered model.
+
+    Example:
+    >>> fn, kwargs, data = sweep_case("lenet5")
+    >>> data.expected_output_shape[1] == kwargs["num_classes"]
+    True
+    """
+    entry = registry.get_entry(name)
+    if entry.task not in _TASK_DATA:
+        raise ValueError(
+            f"No sweep data for task {entry.task!r} of model {name!r}. "
+            "Register it with kerakit.testing.register_task_data."
+        )
+    kwargs = dict(entry.tiny)
+    return entry.fn, kwargs, _TASK_DATA[entry.task](kwargs)
+
+
+def _to_numpy(outputs: Any) -> list[np.ndarray]:
+    if isinstance(outputs, dict):
+        outputs = [outputs[k] for k in sorted(outputs)]
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return [
+        np.asarray(keras.ops.convert_to_numpy(o)).astype("float32")
+        for o in outputs
+    ]
+
+
+def _shapes(outputs: Any) -> Any:
+    if isinstance(outputs, dict):
+        return {k: tuple(v.shape) for k, v in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return [tuple(o.shape) for o in outputs]
+    return tuple(outputs.shape)
+
+
+def _with_batch(shape: Any, batch: int | None) -> Any:
+    if isinstance(shape, dict):
+        return {k: _with_batch(v, batch) for k, v in shape.items()}
+    if isinstance(shape, list):
+        return [_with_batch(s, batch) for s in shape]
+    return (batch, *tuple(shape)[1:])
+
+
+def assert_allclose_outputs(a: Any, b: Any, atol: float = 1e-5) -> None:
+    """Assert two model outputs (tensors, lists or dicts) are allclose."""
+    for left, right in zip(_to_numpy(a), _to_numpy(b), strict=True):
+        np.testing.assert_allclose(left, right, atol=atol, rtol=1e-4)
+
+
+class ModelTestCase:
+    """The standard test every registered model passes on every backend."""
+
+    fit_steps = 5
+    learning_rate = 1e-3
+
+    def run_model_test(
+        self,
+        fn: Callable[..., keras.Model],
+        init_kwargs: Mapping[str, Any],
+        input_data: Any,
+        expected_output_shape: Any,
+        *,
+        targets: Any = None,
+        loss: Any = None,
+        fit_kwargs: Mapping[str, Any] | None = None,
+        tmp_dir: str | None = None,
+    ) -> keras.Model:
+        """Run every standard check and return the trained model.
+
+        Args:
+            fn: The factory.
+            init_kwargs: Its (tiny) keyword arguments.
+            input_data: A batch of inputs.
+            expected_output_shape: Output shape including batch (a list or
+                dict of shapes for several outputs).
+            targets: Training targets; `None` with `loss=None` for models
+                that train themselves (VAE, GAN).
+            loss: Loss for `compile`; `None` when the model adds its own.
+            fit_kwargs: Extra `fit` arguments.
+            tmp_dir: Where to save; a temporary folder by default.
+
+        Example:
+        >>> from kerakit.models.cnn.lenet import lenet5
+        >>> kw = {"input_shape": (16, 16, 1), "num_classes": 3,
+        ...       "conv_widths": (2, 4, 8), "dense_widths": (8,)}
+        >>> x = np.ones((2, 16, 16, 1), "float32")
+        >>> _ = ModelTestCase().run_model_test(lenet5, kw, x, (2, 3),
+        ...         targets=np.array([0, 1]),
+        ...         loss=keras.losses.SparseCategoricalCrossentropy(True))
+        """
+        keras.utils.set_random_seed(0)
+        model = fn(**init_kwargs)
+        self._check_shape(model, input_data, expected_output_shape)
+        expected_name = init_kwargs.get("name", fn.__name__)
+        if model.name != expected_name:
+            raise AssertionError(
+                f"model.name is {model.name!r}, expected {expected_name!r}"
+            )
+        self._check_config_round_trip(model, input_data)
+        with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
+            self._check_saving(model, input_data, folder)
+        self._check_training(model, input_data, targets, loss, fit_kwargs)
+        return model
+
+    def _check_shape(self, model: keras.Model, x: Any, expected: Any) -> None:
+        outputs = model(x, training=False)
+        got = _shapes(outputs)
+        if got != _with_batch(expected, expected_batch(expected)):
+            raise AssertionError(f"output shape {got}, expected {expected}")
+        symbolic = _shapes(model.outputs if len(model.outputs) > 1 else
+                           model.outputs[0])
+        if symbolic != _with_batch(expected, None) and symbolic != got:
+            raise AssertionError(
+                f"symbolic output shape {symbolic} does not match {expected}"
+            )
+        for array in _to_numpy(outputs):
+            if not np.all(np.isfinite(array)):
+                raise AssertionError("model output is not finite")
+
+    def _check_config_round_trip(self, model: keras.Model, x: Any) -> None:
+        config = keras.saving.serialize_keras_object(model)
+        revived = keras.saving.deserialize_keras_object(
+            json.loads(json.dumps(config))
+        )
+        as_json = lambda m: json.loads(json.dumps(m.get_config()))  # noqa: E731
+        if as_json(revived) != as_json(model):
+            raise AssertionError("config changed in a JSON round trip")
+        revived.set_weights(model.get_weights())
+        assert_allclose_outputs(
+            model(x, training=False), revived(x, training=False)
+        )
+
+    def _check_saving(self, model: keras.Model, x: Any, folder: str) -> None:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path, compile=False)
+        assert_allclose_outputs(
+            model(x, training=False), loaded(x, training=False)
+        )
+
+    def _check_training(
+        self,
+        model: keras.Model,
+        x: Any,
+        y: Any,
+        loss: Any,
+        fit_kwargs: Mapping[str, Any] | None,
+    ) -> None:
+        model.compile(
+            optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss
+        )
+        before = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+        kwargs = {"epochs": self.fit_steps, "verbose": 0, "shuffle": False}
+        kwargs.update(fit_kwargs or {})
+        batch = len(x[0] if isinstance(x, (list, tuple)) else
+                    next(iter(x.values())) if isinstance(x, dict) else x)
+        history = model.fit(x, y, batch_size=batch, **kwargs).history
+        losses = history["loss"]
+        if not np.all(np.isfinite(losses)):
+            raise AssertionError(f"training loss is not finite: {losses}")
+        if not losses[-1] < losses[0]:
+            raise AssertionError(f"training did not lower the loss: {losses}")
+        unchanged = [
+            v.path
+            for v, old in zip(model.trainable_variables, before, strict=True)
+            if np.array_equal(keras.ops.convert_to_numpy(v), old)
+        ]
+        if unchanged:
+            raise AssertionError(f"variables not trained: {unchanged}")
+
+    def run_head_test(
+        self, fn: Callable[..., keras.Model], init_kwargs: Mapping[str, Any],
+        x: Any
+    ) -> None:
+        """Check the head contract of an image classifier.
+
+        `include_top=False, pooling=None` gives a 4D feature map and
+        `pooling="avg"` gives `(batch, features)`.
+        """
+        kwargs = {**init_kwargs, "include_top": False}
+        features = fn(**{**kwargs, "pooling": None})(x, training=False)
+        if len(features.shape) != 4:
+            raise AssertionError(f"feature map shape {features.shape}")
+        pooled = fn(**{**kwargs, "pooling": "avg"})(x, training=False)
+        channels_last = keras.config.image_data_format() == "channels_last"
+        width = features.shape[-1] if channels_last else features.shape[1]
+        if tuple(pooled.shape) != (x.shape[0], width):
+            raise AssertionError(f"pooled shape {pooled.shape}")
+
+
+def expected_batch(shape: Any) -> int:
+    """Return the batch size of an expected shape (first entry)."""
+    if isinstance(shape, dict):
+        return expected_batch(next(iter(shape.values())))
+    if isinstance(shape, list):
+        return expected_batch(shape[0])
+    return shape[0]

@@ -23,6 +23,8 @@ def test_standard_model_test(name, tmp_path):
         loss=data.loss,
         fit_kwargs=data.fit_kwargs,
         tmp_dir=str(tmp_path),
+        loss_key=data.loss_key,
+        expect_decrease=data.expect_decrease,
     )
 
 

@@ -243,11 +243,11 @@ def _type_ok(value: Any, hint: Any) -> bool:
         args = typing.get_args(hint)
         if not args:
             return True
-        if len(args) == 2 and args[1] is Ellipsis:
-            return all(_type_ok(v, args[0]) for v in value)
-        if origin is tuple and len(args) == len(value):
-            return all(_type_ok(v, a) for v, a in zip(value, args))
-        return origin is not tuple
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            return len(args) == len(value) and all(
+                _type_ok(v, a) for v, a in zip(value, args)
+            )
+        return all(_type_ok(v, args[0]) for v in value)
     # Anything richer (callables, layers, dtypes) is left to the factory.
     return True
 

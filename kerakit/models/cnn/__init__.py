@@ -1,3 +1,5 @@
 """Convolutional image classifiers."""
 
+from kerakit.models.cnn import densenet  # noqa: F401
 from kerakit.models.cnn import lenet  # noqa: F401
+from kerakit.models.cnn import resnet  # noqa: F401

@@ -1,0 +1,1 @@
+"""Data: dataset loading (`datasets`), preprocessing, text and features."""

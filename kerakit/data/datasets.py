@@ -1,0 +1,271 @@
+"""Dataset loading: TFDS, scikit-learn digits, `.npz` files, image folders.
+
+Every source returns numpy arrays in a :class:`RawData`, plus metadata
+(number of classes, class names, raw value range) so that a recipe may omit
+`num_classes` and `input_shape`. Nothing here downloads: TFDS datasets load
+with `download=False` and, when missing, fail at once with
+:class:`DatasetUnavailableError` saying how to prepare them.
+
+Dataset names:
+    `digits`: scikit-learn's 1,797 real 8x8 digits (offline).
+    `tfds:NAME`: a prepared TensorFlow Datasets dataset, e.g. `tfds:mnist`.
+    `npz:PATH` (or a path ending in `.npz`): arrays `x_train`, `y_train`,
+        optionally `x_val`/`y_val` and `x_test`/`y_test` (or just `x`, `y`).
+    `folder:PATH` (or a directory): `PATH/SPLIT/LABEL/*.png` or
+        `PATH/LABEL/*.png` image files.
+
+Example:
+>>> raw = load_dataset({"name": "digits"})
+>>> raw.train[0].shape, raw.num_classes, raw.test is None
+((1797, 8, 8, 1), 10, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+Arrays = tuple[np.ndarray, np.ndarray]
+
+
+class DatasetUnavailableError(FileNotFoundError):
+    """The dataset is not on this machine; the message says how to get it."""
+
+
+@dataclasses.dataclass
+class RawData:
+    """Arrays as the source gives them, before preprocessing.
+
+    Attributes:
+        name: Dataset name from the recipe.
+        train: `(x, y)` of the training split.
+        validation: `(x, y)` or `None` when the source has none.
+        test: `(x, y)` or `None` when the source has none.
+        num_classes: Number of classes.
+        class_names: Name of each class.
+        value_max: Largest raw input value (16 for digits, 255 for images).
+    """
+
+    name: str
+    train: Arrays
+    validation: Arrays | None
+    test: Arrays | None
+    num_classes: int
+    class_names: list[str]
+    value_max: float
+
+
+def load_dataset(spec: dict[str, Any]) -> RawData:
+    """Load the dataset a recipe's `[dataset]` table names.
+
+    Args:
+        spec: The recipe's dataset table (`name`, splits, `data_dir`,
+            `image_size`, `limit`); missing keys take their defaults.
+
+    Returns:
+        A `RawData`; `limit` > 0 keeps only that many examples per split.
+    """
+    spec = {"train_split": "train", "validation_split": "",
+            "test_split": "test", "data_dir": "", "image_size": [],
+            "limit": 0, **spec}
+    name = spec["name"]
+    if name == "digits":
+        raw = _load_digits()
+    elif name.startswith("tfds:"):
+        raw = _load_tfds(name[5:], spec)
+    elif name.startswith("npz:") or name.endswith(".npz"):
+        raw = _load_npz(name.removeprefix("npz:"))
+    elif name.startswith("folder:") or os.path.isdir(name):
+        raw = _load_folder(name.removeprefix("folder:"), spec["image_size"])
+    else:
+        raise ValueError(
+            f"Unknown dataset {name!r}. Use 'digits', 'tfds:NAME' (e.g. "
+            "'tfds:mnist'), 'npz:PATH' or 'folder:PATH'."
+        )
+    raw.name = name
+    if spec["limit"]:
+        n = spec["limit"]
+        for attr in ("train", "validation", "test"):
+            part = getattr(raw, attr)
+            if part is not None:
+                setattr(raw, attr, (part[0][:n], part[1][:n]))
+    return raw
+
+
+def _load_digits() -> RawData:
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = data.images.astype("float32")[..., None]
+    y = data.target.astype("int64")
+    return RawData("digits", (x, y), None, None, 10,
+                   [str(c) for c in data.target_names], 16.0)
+
+
+def _to_arrays(ds: Any) -> Arrays:
+    import tensorflow_datasets as tfds
+
+    xs, ys = [], []
+    for x, y in tfds.as_numpy(ds.batch(4096)):
+        xs.append(x)
+        ys.append(y)
+    if not xs:
+        raise ValueError("The TFDS split is empty.")
+    return np.concatenate(xs), np.concatenate(ys).astype("int64")
+
+
+def _load_tfds(name: str, spec: dict[str, Any]) -> RawData:
+    import tensorflow_datasets as tfds
+
+    data_dir = spec["data_dir"] or None
+    where = data_dir or os.environ.get("TFDS_DATA_DIR") or (
+        "~/tensorflow_datasets")
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"Unknown TFDS dataset {name!r}. See "
+            "https://www.tensorflow.org/datasets/catalog/overview."
+        ) from None
+    info = builder.info
+    if not info.supervised_keys:
+        raise ValueError(f"TFDS dataset {name!r} has no (input, label) "
+                         "supervised keys; kerakit needs them.")
+    label = info.features[info.supervised_keys[1]]
+    num_classes = int(getattr(label, "num_classes", 0) or 0)
+    names = list(getattr(label, "names", None) or range(num_classes))
+    feature = info.features[info.supervised_keys[0]]
+    value_max = 255.0 if "uint8" in str(getattr(feature, "dtype", "")) else (
+        1.0)
+
+    def load(split: str) -> Arrays | None:
+        if not split:
+            return None
+        if spec["limit"] and "[" not in split:
+            split = f"{split}[:{spec['limit']}]"
+        try:
+            ds = tfds.load(name, split=split, as_supervised=True,
+                           download=False, data_dir=data_dir)
+        except (AssertionError, FileNotFoundError) as err:
+            raise DatasetUnavailableError(
+                f"TFDS dataset {name!r} is not prepared in {where} "
+                f"({str(err).splitlines()[0][:120]}). kerakit never "
+                "downloads at run time. Prepare it once where there is "
+                f"network: `tfds build {name}` (or python -c \"import "
+                f"tensorflow_datasets as tfds; tfds.builder('{name}')."
+                "download_and_prepare()\"), then copy the folder here and "
+                "set dataset.data_dir (--set dataset.data_dir=PATH) or "
+                "TFDS_DATA_DIR. Offline alternative: the 'digits' dataset."
+            ) from None
+        except ValueError as err:
+            if "split" in str(err).lower():
+                raise ValueError(
+                    f"TFDS dataset {name!r} has no split {split!r}: {err}"
+                ) from None
+            raise
+        return _to_arrays(ds)
+
+    return RawData(
+        name, load(spec["train_split"]), load(spec["validation_split"]),
+        load(spec["test_split"]), num_classes, [str(n) for n in names],
+        value_max,
+    )
+
+
+def _load_npz(path: str) -> RawData:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Dataset file {path!r} not found.")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = dict(data)
+
+    def pair(*stems: str) -> Arrays | None:
+        for stem in stems:
+            if f"x_{stem}" in arrays and f"y_{stem}" in arrays:
+                return arrays[f"x_{stem}"], arrays[f"y_{stem}"].astype(
+                    "int64")
+        return None
+
+    train = pair("train")
+    if train is None and "x" in arrays and "y" in arrays:
+        train = arrays["x"], arrays["y"].astype("int64")
+    if train is None:
+        raise ValueError(
+            f"{path}: needs arrays x_train and y_train (optionally x_val, "
+            f"y_val, x_test, y_test), or x and y. Found: {sorted(arrays)}."
+        )
+    labels = np.concatenate([p[1] for p in (train, pair("val", "validation"),
+                                            pair("test")) if p is not None])
+    num_classes = int(labels.max()) + 1
+    names = [str(n) for n in arrays.get("class_names", range(num_classes))]
+    x = train[0]
+    value_max = 255.0 if x.dtype == np.uint8 else float(np.max(x) or 1.0)
+    return RawData(path, train, pair("val", "validation"), pair("test"),
+                   num_classes, names, value_max)
+
+
+def read_image(path: str | os.PathLike, size: Any = None) -> np.ndarray:
+    """Read an image file into an `(height, width, channels)` uint8 array.
+
+    Args:
+        path: Image file.
+        size: Optional `(height, width)` to resize to.
+    """
+    from PIL import Image
+
+    with Image.open(path) as image:
+        gray = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+        image = image.convert("L" if gray else "RGB")
+        if size:
+            image = image.resize((int(size[1]), int(size[0])))
+        array = np.asarray(image, dtype="uint8")
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _read_class_dirs(root: Path, classes: list[str],
+                     size: Any) -> Arrays:
+    images, labels = [], []
+    for index, label in enumerate(classes):
+        folder = root / label
+        files = sorted(p for p in folder.glob("*")
+                       if p.suffix.lower() in _IMAGE_SUFFIXES) if (
+            folder.is_dir()) else []
+        for file in files:
+            images.append(read_image(file, size))
+            labels.append(index)
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(
+            f"Images under {root} have different sizes {sorted(shapes)}: "
+            "set dataset.image_size = [height, width] to resize them."
+        )
+    if not images:
+        raise ValueError(f"No image files ({', '.join(_IMAGE_SUFFIXES)}) "
+                         f"under {root}/<label>/.")
+    return np.stack(images), np.asarray(labels, dtype="int64")
+
+
+def _load_folder(path: str, size: Any) -> RawData:
+    root = Path(path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"Image folder {path!r} not found.")
+    subdirs = sorted(p.name for p in root.iterdir() if p.is_dir())
+    splits = {"train", "validation", "val", "test"}
+    if "train" in subdirs and set(subdirs) <= splits:
+        classes = sorted({p.name for s in subdirs
+                          for p in (root / s).iterdir() if p.is_dir()})
+        parts = {s: _read_class_dirs(root / s, classes, size)
+                 for s in subdirs}
+        validation = parts.get("validation", parts.get("val"))
+        train, test = parts["train"], parts.get("test")
+    else:
+        classes = subdirs
+        train, validation, test = _read_class_dirs(root, classes, size), (
+            None), None
+    return RawData(path, train, validation, test, len(classes), classes,
+                   255.0)

@@ -1,0 +1,324 @@
+"""Preprocessing shared by training and prediction.
+
+A :class:`Preprocessor` holds every deterministic step (rescale, resize or
+pad to the model input, channel conversion, standardisation with statistics
+from the training split only, text padding/truncation) and saves to JSON, so
+`kerakit predict` applies exactly what training applied. Augmentation (flip,
+rotation, translation, noise) runs per batch on the training split only, in
+:class:`TrainBatches`.
+
+Example:
+>>> import numpy as np
+>>> pre = Preprocessor(rescale=1 / 16, image_size=(16, 16))
+>>> pre.fit(np.full((4, 8, 8, 1), 16.0)).transform(np.zeros((2, 8, 8))).shape
+(2, 16, 16, 1)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+import numpy as np
+
+
+def pad_sequences(seqs: Sequence[Sequence[int]], length: int,
+                  padding: str = "post", truncating: str = "post",
+                  value: int = 0) -> np.ndarray:
+    """Pad or truncate integer sequences to `length`.
+
+    Example:
+    >>> pad_sequences([[1, 2, 3], [4]], 2, truncating="pre").tolist()
+    [[2, 3], [4, 0]]
+    """
+    out = np.full((len(seqs), length), value, dtype="int32")
+    for i, seq in enumerate(seqs):
+        seq = list(seq)
+        seq = seq[:length] if truncating == "post" else seq[-length:]
+        if not seq:
+            continue
+        if padding == "post":
+            out[i, :len(seq)] = seq
+        else:
+            out[i, -len(seq):] = seq
+    return out
+
+
+def _interp_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """Bilinear (half-pixel) interpolation as a (size_out, size_in) matrix."""
+    pos = (np.arange(size_out) + 0.5) * size_in / size_out - 0.5
+    pos = np.clip(pos, 0, size_in - 1)
+    low = np.floor(pos).astype(int)
+    high = np.minimum(low + 1, size_in - 1)
+    frac = pos - low
+    mat = np.zeros((size_out, size_in), dtype="float32")
+    mat[np.arange(size_out), low] += 1 - frac
+    mat[np.arange(size_out), high] += frac
+    return mat
+
+
+def resize_images(x: np.ndarray, size: Sequence[int],
+                  method: str = "bilinear") -> np.ndarray:
+    """Resize (or zero-pad/centre-crop) `(N, H, W, C)` images to `size`.
+
+    Example:
+    >>> resize_images(np.ones((1, 8, 8, 1)), (12, 12), "pad")[0, :, :, 0].sum()
+    64.0
+    """
+    height, width = int(size[0]), int(size[1])
+    if x.shape[1:3] == (height, width):
+        return x
+    if method == "pad":
+        out = np.zeros((len(x), height, width, x.shape[3]), x.dtype)
+        h, w = min(height, x.shape[1]), min(width, x.shape[2])
+        sy, sx = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
+        dy, dx = (height - h) // 2, (width - w) // 2
+        out[:, dy:dy + h, dx:dx + w] = x[:, sy:sy + h, sx:sx + w]
+        return out
+    if method == "nearest":
+        rows = (np.arange(height) * x.shape[1] // height)
+        cols = (np.arange(width) * x.shape[2] // width)
+        return x[:, rows][:, :, cols]
+    rows = _interp_matrix(x.shape[1], height)
+    cols = _interp_matrix(x.shape[2], width)
+    return np.einsum("ih,nhwc,jw->nijc", rows, x.astype("float32"), cols)
+
+
+@dataclasses.dataclass
+class Preprocessor:
+    """Deterministic preprocessing, fitted on the training split.
+
+    Attributes:
+        rescale: Factor applied first (e.g. `1/255`).
+        standardize: Subtract the training mean, divide by its std.
+        image_size: `(height, width)` of the model input, or `None`.
+        resize_method: `"bilinear"`, `"nearest"` or `"pad"`.
+        channels: Convert images to 1 or 3 channels (0: keep).
+        one_hot: Encode labels as one-hot vectors.
+        num_classes: Number of classes (for one-hot and predict).
+        class_names: Class names, reported by predict.
+        raw_shape: Shape of one raw example (image files are brought to it).
+        value_max: Largest raw value (image files are scaled to it).
+        mean: Per-channel (or per-feature) training mean after rescaling.
+        std: Matching standard deviation.
+        sequence_length: Pad/truncate token sequences to this length.
+        padding: `"post"` or `"pre"`.
+        truncating: `"post"` or `"pre"`.
+        augment: `flip`, `rotation` (degrees), `translation` (fraction),
+            `noise` (std): training split only.
+    """
+
+    rescale: float = 1.0
+    standardize: bool = False
+    image_size: tuple | None = None
+    resize_method: str = "bilinear"
+    channels: int = 0
+    one_hot: bool = False
+    num_classes: int = 0
+    class_names: list = dataclasses.field(default_factory=list)
+    raw_shape: tuple | None = None
+    value_max: float = 1.0
+    mean: list | None = None
+    std: list | None = None
+    sequence_length: int = 0
+    padding: str = "post"
+    truncating: str = "post"
+    augment: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_recipe(cls, settings: dict[str, Any], raw: Any) -> Preprocessor:
+        """Make one from a recipe's `[preprocessing]` table and `RawData`."""
+        from kerakit.recipe_schema import rescale_factor
+
+        return cls(
+            rescale=rescale_factor(settings.get("rescale", 1.0)),
+            standardize=settings.get("standardize", False),
+            image_size=tuple(settings.get("image_size") or ()) or None,
+            resize_method=settings.get("resize_method", "bilinear"),
+            channels=settings.get("channels", 0),
+            one_hot=settings.get("one_hot", False),
+            num_classes=raw.num_classes,
+            class_names=list(raw.class_names),
+            raw_shape=tuple(raw.train[0].shape[1:]),
+            value_max=raw.value_max,
+            sequence_length=settings.get("sequence_length", 0),
+            padding=settings.get("padding", "post"),
+            truncating=settings.get("truncating", "post"),
+            augment={k: v for k, v in settings.get("augment", {}).items()
+                     if v not in (0, 0.0, "none")},
+        )
+
+    # ------------------------------------------------------------ transform
+    def _base(self, x: Any) -> np.ndarray:
+        if self.sequence_length:
+            return pad_sequences(x, self.sequence_length, self.padding,
+                                 self.truncating)
+        x = np.asarray(x)
+        if self.raw_shape and x.ndim == len(self.raw_shape) and x.shape == (
+                tuple(self.raw_shape)):
+            x = x[None]  # a single example
+        x = x.astype("float32") * np.float32(self.rescale)
+        if x.ndim == 3 and (self.image_size or (
+                self.raw_shape and len(self.raw_shape) == 3)):
+            x = x[..., None]
+        if x.ndim == 4:
+            if self.channels == 1 and x.shape[-1] == 3:
+                x = x.mean(axis=-1, keepdims=True)
+            elif self.channels == 3 and x.shape[-1] == 1:
+                x = np.repeat(x, 3, axis=-1)
+            if self.image_size:
+                x = resize_images(x, self.image_size, self.resize_method)
+        return x.astype("float32")
+
+    def fit(self, x_train: Any) -> Preprocessor:
+        """Compute standardisation statistics from the training split."""
+        if self.standardize and not self.sequence_length:
+            x = self._base(x_train)
+            axes = tuple(range(x.ndim - 1)) if x.ndim == 4 else 0
+            self.mean = np.mean(x, axis=axes).tolist()
+            std = np.std(x, axis=axes)
+            self.std = np.where(std > 1e-7, std, 1.0).tolist()
+        return self
+
+    def transform(self, x: Any) -> np.ndarray:
+        """Apply the deterministic steps to inputs (training or predict)."""
+        x = self._base(x)
+        if self.mean is not None:
+            x = (x - np.asarray(self.mean, "float32")) / np.asarray(
+                self.std, "float32")
+        return x
+
+    def encode_labels(self, y: Any) -> np.ndarray:
+        """Return integer labels, or one-hot vectors when `one_hot`."""
+        y = np.asarray(y).astype("int64")
+        if self.one_hot:
+            return np.eye(self.num_classes, dtype="float32")[y]
+        return y
+
+    def fill_value(self) -> np.ndarray:
+        """The transformed value of a raw zero (used to fill borders)."""
+        if self.mean is None:
+            return np.float32(0.0)
+        return -np.asarray(self.mean, "float32") / np.asarray(self.std,
+                                                              "float32")
+
+    # -------------------------------------------------------------- augment
+    def augment_batch(self, x: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+        """Randomly flip, rotate, translate and add noise (training only)."""
+        aug = self.augment
+        if not aug or x.ndim != 4:
+            if aug.get("noise"):
+                x = x + rng.normal(0, aug["noise"], x.shape).astype(x.dtype)
+            return x
+        x = x.copy()
+        flip = aug.get("flip", "none")
+        if flip in ("horizontal", "both"):
+            mask = rng.random(len(x)) < 0.5
+            x[mask] = x[mask, :, ::-1]
+        if flip in ("vertical", "both"):
+            mask = rng.random(len(x)) < 0.5
+            x[mask] = x[mask, ::-1]
+        if aug.get("rotation") or aug.get("translation"):
+            x = self._affine(x, rng)
+        if aug.get("noise"):
+            x = x + rng.normal(0, aug["noise"], x.shape).astype(x.dtype)
+        return x
+
+    def _affine(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        n, height, width, _ = x.shape
+        angle = np.deg2rad(rng.uniform(-1, 1, n) * aug_value(
+            self.augment, "rotation"))
+        shift = rng.uniform(-1, 1, (n, 2)) * aug_value(
+            self.augment, "translation") * np.array([height, width])
+        cy, cx = (height - 1) / 2, (width - 1) / 2
+        yy, xx = np.meshgrid(np.arange(height) - cy, np.arange(width) - cx,
+                             indexing="ij")
+        cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
+        ys = yy[None] - shift[:, 0, None, None]
+        xs = xx[None] - shift[:, 1, None, None]
+        src_y = np.rint(cos * ys - sin * xs + cy).astype(int)
+        src_x = np.rint(sin * ys + cos * xs + cx).astype(int)
+        inside = (src_y >= 0) & (src_y < height) & (src_x >= 0) & (
+            src_x < width)
+        batch = np.arange(n)[:, None, None]
+        out = x[batch, np.clip(src_y, 0, height - 1),
+                np.clip(src_x, 0, width - 1)]
+        return np.where(inside[..., None], out, self.fill_value()).astype(
+            x.dtype)
+
+    # ------------------------------------------------------------ save/load
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write `preprocessing.json` (atomically)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Preprocessor:
+        """Read a saved `preprocessing.json`."""
+        with open(path) as f:
+            data = json.load(f)
+        for key in ("image_size", "raw_shape"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def aug_value(augment: dict, key: str) -> float:
+    """Return an augmentation strength (0 when absent)."""
+    return float(augment.get(key, 0.0) or 0.0)
+
+
+class TrainBatches(keras.utils.PyDataset):
+    """Shuffled, augmented training batches; deterministic per seed/epoch.
+
+    Args:
+        x: Preprocessed training inputs.
+        y: Encoded training labels.
+        batch_size: Batch size.
+        preprocessor: Supplies `augment_batch`.
+        seed: Seed of shuffling and augmentation.
+        epoch: First epoch (set when resuming, so batches match).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int,
+                 preprocessor: Preprocessor, seed: int = 0, epoch: int = 0):
+        super().__init__()
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.preprocessor = preprocessor
+        self.seed = seed
+        self.epoch = epoch
+        self._shuffle()
+
+    def _shuffle(self) -> None:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        self.order = rng.permutation(len(self.x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.order[index * self.batch_size:(index + 1) *
+                         self.batch_size]
+        x = self.x[ids]
+        if self.preprocessor.augment:
+            rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+            x = self.preprocessor.augment_batch(x, rng)
+        return x, self.y[ids]
+
+    def on_epoch_end(self) -> None:
+        """Reshuffle for the next epoch."""
+        self.epoch += 1
+        self._shuffle()

@@ -1,0 +1,375 @@
+"""The recipe schema: every field, its type, default and allowed values.
+
+:func:`validate` turns the raw TOML dict into the fields of a
+`kerakit.recipes.Recipe`, filling defaults, and raises :class:`SchemaError`
+naming the field and the allowed values on any mistake. Optimizer, loss and
+metric names resolve through `kerakit.components` when it is present, else
+through Keras.
+
+Example:
+>>> "adam" in names("optimizers")
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+REQUIRED = object()
+
+
+class SchemaError(ValueError):
+    """A recipe field is invalid."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One recipe field: accepted types, default and allowed values."""
+
+    types: tuple
+    default: Any = REQUIRED
+    choices: tuple | Callable[[], list[str]] | None = None
+    minimum: float | None = None
+    doc: str = ""
+
+
+_TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number",
+               str: "a string", list: "a list", dict: "a table"}
+
+DATASET = {
+    "name": Field((str,), "digits", doc="digits | tfds:NAME | npz:PATH | "
+                  "folder:PATH"),
+    "train_split": Field((str,), "train"),
+    "validation_split": Field((str,), "", doc="empty: carve from train"),
+    "test_split": Field((str,), "test"),
+    "validation_fraction": Field((float,), 0.1, minimum=0.0),
+    "test_fraction": Field((float,), 0.2, minimum=0.0),
+    "data_dir": Field((str,), ""),
+    "image_size": Field((list,), [], doc="[height, width] for folders"),
+    "limit": Field((int,), 0, minimum=0, doc="cap examples per split"),
+}
+
+AUGMENT = {
+    "flip": Field((str,), "none",
+                  choices=("none", "horizontal", "vertical", "both")),
+    "rotation": Field((float,), 0.0, minimum=0.0, doc="max degrees"),
+    "translation": Field((float,), 0.0, minimum=0.0,
+                         doc="max shift, fraction of the size"),
+    "noise": Field((float,), 0.0, minimum=0.0, doc="Gaussian std"),
+}
+
+PREPROCESSING = {
+    "rescale": Field((float, str), 1.0, doc='a number or "1/255"'),
+    "standardize": Field((bool,), False),
+    "image_size": Field((list,), [], doc="[height, width] model input"),
+    "resize_method": Field((str,), "bilinear",
+                           choices=("bilinear", "nearest", "pad")),
+    "channels": Field((int,), 0, choices=(0, 1, 3)),
+    "one_hot": Field((bool,), False),
+    "augment": AUGMENT,
+    "sequence_length": Field((int,), 0, minimum=0),
+    "padding": Field((str,), "post", choices=("post", "pre")),
+    "truncating": Field((str,), "post", choices=("post", "pre")),
+    "tokenizer": Field((str,), ""),
+}
+
+# Tables that take extra keys (optimizer kwargs, checked separately).
+_OPEN_TABLES = {"optimizer"}
+
+SCHEDULES = ("constant", "cosine", "exponential")
+
+OPTIMIZER = {
+    "name": Field((str,), "adam", choices=lambda: names("optimizers")),
+    "learning_rate": Field((float,), 1e-3, minimum=0.0),
+    "schedule": Field((str,), "constant", choices=SCHEDULES),
+    "decay_rate": Field((float,), 0.5, minimum=0.0,
+                        doc="exponential: factor per epoch"),
+    "warmup_epochs": Field((int,), 0, minimum=0),
+}
+
+TOP = {
+    "name": Field((str,)),
+    "description": Field((str,), ""),
+    "model": Field((str,), choices=lambda: _model_names()),
+    "model_kwargs": Field((dict,), {}),
+    "dataset": DATASET,
+    "preprocessing": PREPROCESSING,
+    "optimizer": OPTIMIZER,
+    "loss": Field((str, dict), "sparse_categorical_crossentropy"),
+    "metrics": Field((list,), ["accuracy"]),
+    "batch_size": Field((int,), 32, minimum=1),
+    "epochs": Field((int,), 10, minimum=1),
+    "patience": Field((int,), 5, minimum=0),
+    "monitor": Field((str,), "val_accuracy"),
+    "seed": Field((int,), 0, minimum=0),
+}
+
+
+def _model_names() -> list[str]:
+    import kerakit
+
+    return kerakit.list_models()
+
+
+def _snake(name: str) -> str:
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
+    return re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name).lower()
+
+
+def _classes(module: Any, base: type) -> dict[str, type]:
+    skip = {"Loss", "Optimizer", "Metric", "LossScaleOptimizer",
+            "MultiOptimizer", "MeanMetricWrapper", "Mean", "Sum"}
+    return {
+        _snake(n): c for n, c in vars(module).items()
+        if inspect.isclass(c) and issubclass(c, base) and n not in skip
+    }
+
+
+def _keras_classes(kind: str) -> dict[str, type]:
+    if kind == "optimizers":
+        found = _classes(keras.optimizers, keras.optimizers.Optimizer)
+        found.setdefault("rmsprop", keras.optimizers.RMSprop)
+        found.setdefault("sgd", keras.optimizers.SGD)
+        found.setdefault("adamw", keras.optimizers.AdamW)
+        return found
+    if kind == "losses":
+        return _classes(keras.losses, keras.losses.Loss)
+    return _classes(keras.metrics, keras.metrics.Metric)
+
+
+def _components() -> Any:
+    try:
+        from kerakit import components
+    except ImportError:
+        return None
+    return components
+
+
+def names(kind: str) -> list[str]:
+    """Allowed names for `kind` in `("optimizers", "losses", "metrics")`.
+
+    Example:
+    >>> "sparse_categorical_crossentropy" in names("losses")
+    True
+    """
+    found = set(_keras_classes(kind))
+    if kind == "metrics":
+        found.add("accuracy")
+    components = _components()
+    if components is not None:
+        try:
+            found.update(components.list(kind))
+        except (AttributeError, KeyError, ValueError, TypeError):
+            pass
+    return sorted(found)
+
+
+def _make(kind: str, name: str, kwargs: dict) -> Any:
+    cls = _keras_classes(kind).get(name)
+    if cls is not None:
+        return cls(**kwargs)
+    return _components().get(kind, name, **kwargs)
+
+
+def _signature_params(kind: str, name: str) -> list[str] | None:
+    cls = _keras_classes(kind).get(name)
+    if cls is None:
+        return None  # a component: it validates its own kwargs.
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params if p.name != "self"
+            and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+
+def model_parameters(model: str) -> list[str]:
+    """Return the keyword arguments a registered model accepts."""
+    from kerakit.registry import get_entry
+
+    sig = inspect.signature(get_entry(model).fn)
+    return list(sig.parameters)
+
+
+# ----------------------------------------------------------------- checking
+def _fail(path: str, problem: str, allowed: Any = None) -> None:
+    text = f"field {path!r}: {problem}"
+    if allowed is not None:
+        text += f" Allowed: {', '.join(map(str, allowed))}."
+    raise SchemaError(text)
+
+
+def _check_type(path: str, value: Any, field: Field) -> Any:
+    for kind in field.types:
+        if kind is float and isinstance(value, int) and not isinstance(
+                value, bool):
+            return float(value)
+        if kind is int and isinstance(value, bool):
+            continue
+        if isinstance(value, kind):
+            return value
+    words = " or ".join(_TYPE_WORDS.get(t, t.__name__) for t in field.types)
+    _fail(path, f"must be {words}. Received: {value!r} "
+          f"({type(value).__name__}).")
+    return None
+
+
+def _check_field(path: str, value: Any, field: Field) -> Any:
+    value = _check_type(path, value, field)
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(path, f"must be finite. Received: {value!r}.")
+    if field.minimum is not None and isinstance(value, (int, float)) and (
+            value < field.minimum):
+        _fail(path, f"must be >= {field.minimum}. Received: {value!r}.")
+    choices = field.choices() if callable(field.choices) else field.choices
+    if choices is not None and value not in choices:
+        close = difflib.get_close_matches(str(value), map(str, choices), 1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        _fail(path, f"unknown value {value!r}.{hint}", choices)
+    return value
+
+
+def _check_table(path: str, raw: Any, table: dict,
+                 extra_ok: bool = False) -> dict:
+    if not isinstance(raw, dict):
+        _fail(path or "<top>", f"must be a table. Received: {raw!r}.")
+    out, extra = {}, {}
+    for key, value in raw.items():
+        sub = f"{path}.{key}" if path else key
+        if key not in table:
+            if extra_ok:
+                extra[key] = value
+                continue
+            close = difflib.get_close_matches(key, list(table), 1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            _fail(sub, f"is not a recipe field.{hint}", list(table))
+        spec = table[key]
+        out[key] = (_check_table(sub, value, spec, sub in _OPEN_TABLES)
+                    if isinstance(spec, dict)
+                    else _check_field(sub, value, spec))
+    for key, spec in table.items():
+        if key in out:
+            continue
+        if isinstance(spec, dict):
+            out[key] = _check_table(f"{path}.{key}".strip("."), {}, spec)
+        elif spec.default is REQUIRED:
+            _fail(f"{path}.{key}".strip("."), "is required.")
+        else:
+            out[key] = _copy(spec.default)
+    out.update(extra)
+    return out
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else (
+        dict(value) if isinstance(value, dict) else value)
+
+
+def _check_kwargs(path: str, kind: str, name: str, kwargs: dict) -> None:
+    accepted = _signature_params(kind, name)
+    if accepted is None:
+        return
+    for key in kwargs:
+        if key not in accepted:
+            _fail(f"{path}.{key}", f"is not an argument of {kind[:-1]} "
+                  f"{name!r}.", sorted(accepted))
+
+
+def rescale_factor(value: float | str) -> float:
+    """Parse `rescale`: a number or a fraction such as `"1/255"`.
+
+    Example:
+    >>> rescale_factor("1/255") == 1 / 255
+    True
+    """
+    if isinstance(value, str):
+        num, sep, den = value.partition("/")
+        try:
+            return float(num) / float(den) if sep else float(num)
+        except (ValueError, ZeroDivisionError):
+            raise SchemaError(
+                f"field 'preprocessing.rescale': cannot read {value!r}; "
+                'write a number or a fraction such as "1/255".'
+            ) from None
+    return float(value)
+
+
+def validate(raw: dict) -> dict[str, Any]:
+    """Validate a raw recipe dict; return the fields of a `Recipe`."""
+    fields = _check_table("", raw, TOP)
+    opt = fields["optimizer"]
+    extra = {k: v for k, v in opt.items() if k not in OPTIMIZER}
+    _check_kwargs("optimizer", "optimizers", opt["name"], extra)
+    loss = fields["loss"]
+    loss_name = loss if isinstance(loss, str) else loss.get("name")
+    _check_field("loss" if isinstance(loss, str) else "loss.name",
+                 loss_name, Field((str,), choices=lambda: names("losses")))
+    if isinstance(loss, dict):
+        kwargs = {k: v for k, v in loss.items() if k != "name"}
+        _check_kwargs("loss", "losses", loss_name, kwargs)
+    metrics = fields["metrics"]
+    for i, metric in enumerate(metrics):
+        _check_field(f"metrics[{i}]", metric,
+                     Field((str,), choices=lambda: names("metrics")))
+    fields["metrics"] = tuple(metrics)
+    allowed = ["loss", "val_loss"] + [
+        p + m for m in metrics for p in ("", "val_")]
+    _check_field("monitor", fields["monitor"],
+                 Field((str,), choices=tuple(allowed)))
+    rescale_factor(fields["preprocessing"]["rescale"])
+    for key in ("dataset.image_size", "preprocessing.image_size"):
+        section, sub = key.split(".")
+        size = fields[section][sub]
+        if size and (len(size) != 2 or not all(
+                isinstance(s, int) and s > 0 for s in size)):
+            _fail(key, f"must be [height, width] (positive integers). "
+                  f"Received: {size!r}.")
+    one_hot = fields["preprocessing"]["one_hot"]
+    if one_hot and loss_name.startswith("sparse_"):
+        _fail("preprocessing.one_hot", f"is true but loss {loss_name!r} "
+              "expects integer labels: use "
+              f"{loss_name.removeprefix('sparse_')!r} or one_hot = false.")
+    from kerakit.registry import check_kwargs
+    from kerakit.registry import get_entry
+
+    entry = get_entry(fields["model"])
+    try:
+        check_kwargs(entry.fn, fields["model_kwargs"], f"{entry.name}()")
+    except TypeError as err:
+        raise SchemaError(f"field 'model_kwargs': {err}") from None
+    return fields
+
+
+# ---------------------------------------------------------------- building
+def make_loss(loss: str | dict) -> Any:
+    """Build the loss object; cross-entropies default to `from_logits`."""
+    if isinstance(loss, str):
+        name, kwargs = loss, {}
+    else:
+        name = loss["name"]
+        kwargs = {k: v for k, v in loss.items() if k != "name"}
+    accepted = _signature_params("losses", name) or []
+    if "from_logits" in accepted:
+        kwargs.setdefault("from_logits", True)
+    return _make("losses", name, kwargs)
+
+
+def make_optimizer(opt: dict, epochs: int, steps_per_epoch: int) -> Any:
+    """Build the optimizer with its learning-rate schedule."""
+    lr = opt["learning_rate"]
+    total = max(1, epochs * steps_per_epoch)
+    warmup = min(opt["warmup_epochs"] * steps_per_epoch, total - 1)
+    if opt["schedule"] == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else lr, total - warmup, warmup_target=(
+                lr if warmup else None), warmup_steps=warmup)
+    elif opt["schedule"] == "exponential":
+        lr = keras.optimizers.schedules.ExponentialDecay(
+            lr, steps_per_epoch, opt["decay_rate"])
+    kwargs = {k: v for k, v in opt.items() if k not in OPTIMIZER}
+    return _make("optimizers", opt["name"], {"learning_rate": lr, **kwargs})

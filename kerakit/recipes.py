@@ -1,0 +1,258 @@
+"""Recipes: TOML files naming the data, model, compile and fit settings.
+
+A recipe loads into a frozen :class:`Recipe`. Every field is validated on
+load: an unknown field, a wrong type or an unknown model, optimizer, loss or
+metric name raises :class:`RecipeError`, naming the file, the field and the
+allowed values. `recipe.compile(model)` is the only place that compiles.
+
+Example:
+>>> recipe = load_recipe("lenet_digits", {"epochs": 2})
+>>> recipe.model, recipe.epochs, recipe.dataset["name"]
+('lenet5', 2, 'digits')
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kerakit import recipe_schema as schema
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+
+class RecipeError(ValueError):
+    """A recipe file (or an override) is invalid; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """A validated recipe. Treat the dict fields as read-only.
+
+    Attributes:
+        name: Recipe name (the file stem unless the file sets it).
+        description: One line shown by `kerakit recipes`.
+        model: Registered model name (`kerakit list`).
+        model_kwargs: Factory keyword arguments. `input_shape` and
+            `num_classes` come from the dataset when omitted.
+        dataset: Dataset settings: `name` (`"digits"`, `"tfds:mnist"`,
+            `"npz:path"`, `"folder:path"`), `splits`, fractions, `data_dir`.
+        preprocessing: Normalisation, resizing, augmentation, one-hot, text.
+        optimizer: `name`, `learning_rate`, `schedule` and optimizer kwargs.
+        loss: Loss name, or a dict with `name` and loss kwargs.
+        metrics: Metric names.
+        batch_size: Training batch size.
+        epochs: Maximum number of epochs.
+        patience: Early-stopping patience in epochs (0: never stop early).
+        monitor: Logged quantity that selects the best epoch.
+        seed: Seed of the splits, the weights and the augmentation.
+        source: The file the recipe came from.
+        overrides: The dotted overrides applied on top of the file.
+    """
+
+    name: str
+    model: str
+    model_kwargs: dict
+    dataset: dict
+    preprocessing: dict
+    optimizer: dict
+    loss: Any
+    metrics: tuple
+    batch_size: int
+    epochs: int
+    patience: int
+    monitor: str
+    seed: int
+    description: str = ""
+    source: str = "<dict>"
+    overrides: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the resolved recipe as a JSON-friendly dict."""
+        out = dataclasses.asdict(self)
+        out["metrics"] = list(self.metrics)
+        return out
+
+    def fingerprint(self) -> str:
+        """Return a short hash of the settings (not of the file path)."""
+        data = self.to_dict()
+        data.pop("source")
+        data.pop("overrides")
+        text = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Recipe:
+        """Return a new validated recipe with dotted-key overrides applied.
+
+        Example:
+        >>> r = load_recipe("lenet_digits")
+        >>> r.with_overrides({"optimizer.learning_rate": 0.01}).optimizer[
+        ...     "learning_rate"]
+        0.01
+        """
+        raw = _raw_fields(self)
+        merged = {**self.overrides, **dict(overrides)}
+        return _validate(_apply_overrides(raw, overrides, self.source),
+                         self.source, merged)
+
+    def model_arguments(self, input_shape: Any = None,
+                        num_classes: int | None = None) -> dict[str, Any]:
+        """Return the factory kwargs, filling shape and classes if absent."""
+        kwargs = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in self.model_kwargs.items()}
+        accepted = schema.model_parameters(self.model)
+        if input_shape is not None and "input_shape" in accepted:
+            kwargs.setdefault("input_shape", tuple(input_shape))
+        if num_classes is not None and "num_classes" in accepted:
+            kwargs.setdefault("num_classes", int(num_classes))
+        return kwargs
+
+    def compile(self, model: Any, steps_per_epoch: int | None = None) -> Any:
+        """Compile `model` with this recipe's optimizer, loss and metrics.
+
+        Args:
+            model: A `keras.Model`.
+            steps_per_epoch: Batches per epoch; sets the length of a
+                learning-rate schedule (default 100).
+
+        Returns:
+            The same model, compiled.
+        """
+        model.compile(
+            optimizer=schema.make_optimizer(self.optimizer, self.epochs,
+                                            steps_per_epoch or 100),
+            loss=schema.make_loss(self.loss),
+            metrics=list(self.metrics),
+        )
+        return model
+
+
+def _raw_fields(recipe: Recipe) -> dict[str, Any]:
+    raw = recipe.to_dict()
+    for key in ("source", "overrides"):
+        raw.pop(key)
+    return raw
+
+
+def find_recipe(name_or_path: str | os.PathLike) -> Path:
+    """Resolve a recipe name (`"lenet_digits"`) or path to a file.
+
+    Example:
+    >>> find_recipe("lenet_digits").name
+    'lenet_digits.toml'
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"Recipe file {str(path)!r} not found.")
+        return path
+    for folder in _recipe_dirs():
+        candidate = folder / f"{name_or_path}.toml"
+        if candidate.is_file():
+            return candidate
+    names = list_recipes()
+    close = difflib.get_close_matches(str(name_or_path), names, n=3)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise FileNotFoundError(
+        f"Unknown recipe {str(name_or_path)!r}.{hint} Shipped recipes: "
+        f"{', '.join(names)}; or give the path of a .toml file."
+    )
+
+
+def _recipe_dirs() -> list[Path]:
+    dirs = []
+    if os.environ.get("KERAKIT_RECIPES_DIR"):
+        dirs.append(Path(os.environ["KERAKIT_RECIPES_DIR"]))
+    dirs += [Path.cwd() / "recipes", RECIPES_DIR]
+    return [d for d in dict.fromkeys(dirs) if d.is_dir()]
+
+
+def list_recipes() -> list[str]:
+    """Return the names of the shipped recipes, sorted.
+
+    Example:
+    >>> "lenet_digits" in list_recipes()
+    True
+    """
+    return sorted({p.stem for d in _recipe_dirs() for p in d.glob("*.toml")})
+
+
+def load_recipe(
+    path_or_name: str | os.PathLike | Recipe,
+    overrides: Mapping[str, Any] | None = None,
+) -> Recipe:
+    """Load, validate and (optionally) override a recipe.
+
+    Args:
+        path_or_name: A shipped recipe name, a `.toml` path or a `Recipe`.
+        overrides: Dotted keys to replace, e.g. `{"epochs": 3,
+            "optimizer.learning_rate": 1e-3, "model_kwargs.dropout": 0.1}`.
+
+    Returns:
+        A frozen, validated `Recipe`.
+
+    Raises:
+        RecipeError: When a field is unknown, ill-typed or out of range.
+
+    Example:
+    >>> load_recipe("lenet_digits", {"batch_size": 64}).batch_size
+    64
+    """
+    if isinstance(path_or_name, Recipe):
+        return path_or_name.with_overrides(overrides or {})
+    path = find_recipe(path_or_name)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise RecipeError(f"{path}: not valid TOML: {err}") from None
+    raw.setdefault("name", path.stem)
+    if overrides:
+        raw = _apply_overrides(raw, overrides, str(path))
+    return _validate(raw, str(path), dict(overrides or {}))
+
+
+def recipe_from_dict(data: Mapping[str, Any],
+                     source: str = "<dict>") -> Recipe:
+    """Validate a recipe given as a dict (same fields as the TOML file).
+
+    Example:
+    >>> r = recipe_from_dict({"name": "x", "model": "lenet5"})
+    >>> r.dataset["name"], r.loss
+    ('digits', 'sparse_categorical_crossentropy')
+    """
+    return _validate(copy.deepcopy(dict(data)), source, {})
+
+
+def _apply_overrides(raw: dict, overrides: Mapping[str, Any],
+                     source: str) -> dict:
+    raw = copy.deepcopy(raw)
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise RecipeError(
+                    f"{source}: override {key!r}: "
+                    f"{'.'.join(parts[:i + 1])!r} is not a table, so it "
+                    "has no sub-fields."
+                )
+            node = child
+        node[parts[-1]] = copy.deepcopy(value)
+    return raw
+
+
+def _validate(raw: dict, source: str, overrides: dict) -> Recipe:
+    try:
+        fields = schema.validate(raw)
+    except schema.SchemaError as err:
+        raise RecipeError(f"{source}: {err}") from None
+    return Recipe(**fields, source=source, overrides=dict(overrides))

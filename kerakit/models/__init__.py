@@ -1,3 +1,5 @@
 """Model families; importing this package registers every model."""
 
 from kerakit.models import cnn  # noqa: F401
+from kerakit.models import mlp  # noqa: F401
+from kerakit.models import rnn  # noqa: F401

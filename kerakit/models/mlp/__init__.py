@@ -1,0 +1,3 @@
+"""Multi-layer perceptrons for tabular (flat feature) data."""
+
+from kerakit.models.mlp import mlp  # noqa: F401

@@ -1,0 +1,3 @@
+"""Recurrent sequence models: SimpleRNN, LSTM, GRU, Bi-RNN and Seq2Seq."""
+
+from kerakit.models.rnn import recurrent  # noqa: F401

@@ -1,0 +1,156 @@
+"""Results of a tuning search: table, best hyper-parameters and plot.
+
+Reads the trials KerasTuner saved under `<dir>/search/trial_*/trial.json`
+(the same files in local and distributed searches) and writes
+`results.csv`, `best_hyperparameters.json` and
+`objective_vs_hyperparameters.png` next to them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+RESULTS = "results.csv"
+BEST = "best_hyperparameters.json"
+PLOT = "objective_vs_hyperparameters.png"
+
+
+def trial_line(space: Any, trial: Any, seconds: float,
+               max_trials: int | None = None) -> str:
+    """One progress line for a finished trial."""
+    values = {p.name: p.decode(trial.hyperparameters.values.get(p.name))
+              for p in space.params}
+    shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+    total = f"/{max_trials}" if max_trials else ""
+    score = "-" if trial.score is None else f"{trial.score:.4f}"
+    epochs = trial.hyperparameters.values.get("tuner/epochs")
+    extra = f", {epochs} epochs" if epochs else ""
+    return (f"trial {int(trial.trial_id) + 1}{total} {trial.status.lower()}: "
+            f"{shown} -> {space.objective}={score} ({seconds:.1f} s{extra})")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def collect(space: Any, project_dir: str | Path) -> list[dict[str, Any]]:
+    """One row per trial: `trial`, `status`, each hyper-parameter, score.
+
+    Hyper-parameter values are decoded back to recipe values (lists of
+    widths come back as tuples); Hyperband trials also get `epochs`.
+    """
+    rows = []
+    for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
+        state = json.loads(path.read_text())
+        values = state["hyperparameters"]["values"]
+        row = {"trial": state["trial_id"], "status": state["status"]}
+        for param in space.params:
+            row[param.name] = param.decode(values.get(param.name))
+        if "tuner/epochs" in values:
+            row["epochs"] = values["tuner/epochs"]
+        row[space.objective] = state.get("score")
+        rows.append(row)
+    return rows
+
+
+def best_row(space: Any, rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The completed trial with the best objective (None if none)."""
+    done = [r for r in rows if r["status"] == "COMPLETED"
+            and isinstance(r[space.objective], (int, float))
+            and math.isfinite(r[space.objective])]
+    if not done:
+        return None
+    sign = -1 if space.direction == "max" else 1
+    return min(done, key=lambda r: (sign * r[space.objective], r["trial"]))
+
+
+def write_table(space: Any, rows: list[dict[str, Any]],
+                path: str | Path) -> None:
+    """Write the results table as CSV (lists as JSON text)."""
+    columns = ["trial", "status", *(p.name for p in space.params)]
+    if any("epochs" in r for r in rows):
+        columns.append("epochs")
+    columns.append(space.objective)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(list(v)) if isinstance(v, tuple)
+                             else v for k, v in row.items()})
+
+
+def best_record(space: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON written to `best_hyperparameters.json`."""
+    return {
+        "recipe": space.recipe.name,
+        "space": space.name,
+        "objective": space.objective,
+        "direction": space.direction,
+        "value": row[space.objective],
+        "trial": row["trial"],
+        "hyperparameters": {p.name: _jsonable(row[p.name])
+                            for p in space.params},
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def plot(space: Any, rows: list[dict[str, Any]], path: str | Path) -> None:
+    """Plot the objective against each hyper-parameter, best trial in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    best = best_row(space, rows)
+    done = [r for r in rows if isinstance(r[space.objective], (int, float))]
+    count = len(space.params)
+    fig, axes = plt.subplots(1, count, figsize=(3.6 * count, 3.2),
+                             squeeze=False)
+    for ax, param in zip(axes[0], space.params):
+        xs = [r[param.name] for r in done]
+        ys = [r[space.objective] for r in done]
+        if param.kind == "choice":
+            labels = [str(v) for v in param.values]
+            xs = [labels.index(str(x)) if str(x) in labels else -1
+                  for x in xs]
+            ax.set_xticks(range(len(labels)), labels, rotation=30,
+                          fontsize=8)
+        elif param.log:
+            ax.set_xscale("log")
+        ax.scatter(xs, ys, color="tab:blue", alpha=0.7)
+        if best is not None:
+            x = best[param.name]
+            if param.kind == "choice":
+                x = [str(v) for v in param.values].index(str(x))
+            ax.scatter([x], [best[space.objective]], color="tab:red",
+                       label="best", zorder=3)
+        ax.set_xlabel(param.name)
+        ax.set_ylabel(space.objective)
+    fig.suptitle(f"{space.name}: {len(done)} trials "
+                 f"({space.direction} {space.objective})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_all(space: Any, directory: str | Path,
+              rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Write table, best JSON and plot; return the best record (or None)."""
+    directory = Path(directory)
+    write_table(space, rows, directory / RESULTS)
+    plot(space, rows, directory / PLOT)
+    best = best_row(space, rows)
+    if best is None:
+        return None
+    record = best_record(space, best)
+    (directory / BEST).write_text(json.dumps(record, indent=2) + "\n")
+    return record

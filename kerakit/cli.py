@@ -21,6 +21,8 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
+from kerakit import tuning_cli
+
 BACKENDS = ("tensorflow", "jax", "torch")
 
 
@@ -202,6 +204,8 @@ _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "list": ("list registered models", _add_list, _run_list),
     "info": ("describe one model", _add_info, _run_info),
     "build": ("build a model and print its summary", _add_build, _run_build),
+    "tune": ("search hyper-parameters of a recipe (KerasTuner)",
+             tuning_cli.add_arguments, tuning_cli.run),
 }
 
 

@@ -90,10 +90,16 @@ def kinds() -> list[str]:
     return builtins.list(_INDEX)
 
 
-def _canonical_kind(kind: str) -> str:
+def canonical_kind(kind: str) -> str:
+    """Return the kind's canonical name.
+
+    Example:
+    >>> canonical_kind("Loss")
+    'losses'
+    """
     key = normalize(kind)
     for name in _INDEX:
-        if normalize(name) in (key, key + "s"):
+        if normalize(name) in (key, key + "s", key + "es"):
             return name
     raise ValueError(
         f"Unknown component kind {kind!r}. Kinds: {', '.join(kinds())}"
@@ -101,7 +107,7 @@ def _canonical_kind(kind: str) -> str:
 
 
 def _kind(kind: str) -> dict[str, Component]:
-    return _INDEX[_canonical_kind(kind)]
+    return _INDEX[canonical_kind(kind)]
 
 
 def list(kind: str | None = None) -> builtins.list[str]:  # noqa: A001
@@ -128,7 +134,7 @@ def lookup(kind: str, name: str) -> Component:
     >>> lookup("losses", "cross-entropy").name
     'sparse_categorical_crossentropy'
     """
-    kind = _canonical_kind(kind)
+    kind = canonical_kind(kind)
     entries = _INDEX[kind]
     if not isinstance(name, str):
         raise TypeError(

@@ -14,7 +14,6 @@ import os
 # TensorFlow's C++ start-up chatter (CUDA probes, CPU flags) hides our output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from kerakit import components  # noqa: E402
 from kerakit import models  # noqa: E402,F401  (registers every model)
 from kerakit.registry import build  # noqa: E402
 from kerakit.registry import list_families  # noqa: E402
@@ -24,11 +23,27 @@ from kerakit.registry import register  # noqa: E402
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # `kerakit.train` is imported on first use: the training stack
+    # (datasets, preprocessing, matplotlib) is not needed to build models.
+    if name == "train":
+        from kerakit.training import train
+
+        return train
+    if name == "tune":  # pulls in KerasTuner
+        from kerakit.tuning import tune
+
+        return tune
+    raise AttributeError(f"module 'kerakit' has no attribute {name!r}")
+
+
 __all__ = [
     "build",
-    "components",
     "list_families",
     "list_models",
     "model_info",
     "register",
+    "train",
+    "tune",
 ]

@@ -359,6 +359,18 @@ def make_loss(loss: str | dict) -> Any:
     return _make("losses", name, kwargs)
 
 
+def make_metrics(metrics: tuple) -> list:
+    """Keras metric strings as they are; other names via components."""
+    out = []
+    for name in metrics:
+        try:
+            keras.metrics.get(name)
+            out.append(name)
+        except ValueError:
+            out.append(_components().get("metrics", name))
+    return out
+
+
 def make_optimizer(opt: dict, epochs: int, steps_per_epoch: int) -> Any:
     """Build the optimizer with its learning-rate schedule."""
     lr = opt["learning_rate"]

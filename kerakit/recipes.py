@@ -130,7 +130,7 @@ class Recipe:
             optimizer=schema.make_optimizer(self.optimizer, self.epochs,
                                             steps_per_epoch or 100),
             loss=schema.make_loss(self.loss),
-            metrics=list(self.metrics),
+            metrics=schema.make_metrics(self.metrics),
         )
         return model
 

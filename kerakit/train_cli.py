@@ -1,0 +1,136 @@
+"""`kerakit train | evaluate | predict | recipes`: the training commands.
+
+Wired into `kerakit.cli._COMMANDS`. Keras is imported only inside the run
+functions, after `--backend` has taken effect.
+
+Example:
+    kerakit train                       # the offline default, lenet_digits
+    kerakit train mlp_digits --set epochs=5 --set optimizer.learning_rate=3e-3
+    kerakit evaluate runs/lenet_digits-<hash>-jax
+    kerakit predict runs/lenet_digits-<hash>-jax digits.npy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_train(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `kerakit train`."""
+    parser.add_argument("recipe", nargs="?", default="lenet_digits",
+                        help="recipe name or .toml path (default: the "
+                        "offline lenet_digits)")
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="KEY=VALUE", dest="overrides",
+                        help="override a recipe field, dotted keys, e.g. "
+                        "--set epochs=5 --set optimizer.learning_rate=1e-3")
+    parser.add_argument("--run-dir", help="run directory (default: derived "
+                        "from the recipe, so re-running continues)")
+    parser.add_argument("--restart", action="store_true",
+                        help="start the run directory over instead of "
+                        "continuing it")
+    parser.add_argument("--quiet", action="store_true",
+                        help="one line per epoch instead of progress bars")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train a recipe and print where everything went."""
+    from kerakit import training
+    from kerakit.cli import CLIError
+    from kerakit.cli import _console
+    from kerakit.cli import parse_assignments
+    from kerakit.recipes import load_recipe
+
+    overrides = parse_assignments(args.overrides)
+    recipe = load_recipe(args.recipe, overrides)
+    run_dir = args.run_dir or training.default_run_dir(recipe)
+    console = _console()
+    console.print(f"[bold]{recipe.name}[/bold]: {recipe.model} on "
+                  f"{recipe.dataset['name']}, up to {recipe.epochs} epochs "
+                  f"-> {run_dir}")
+    try:
+        result = training.train(recipe, run_dir, restart=args.restart,
+                                verbose=2 if args.quiet else "auto")
+    except training.TrainingError as err:
+        raise CLIError(str(err)) from None
+    metrics = result.metrics
+    if metrics.get("resumed_from"):
+        console.print(f"resumed after epoch(s) {metrics['resumed_from']}")
+    console.print(
+        f"best epoch {metrics['best_epoch']} ({metrics['monitor']} = "
+        f"{metrics['best_value']:.4f}); test: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in metrics["test"].items()))
+    console.print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def add_evaluate(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `kerakit evaluate`."""
+    parser.add_argument("run_dir", help="a finished run directory")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a run's best model on its test split."""
+    from kerakit.inference import evaluate_run
+
+    metrics = evaluate_run(args.run_dir)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def add_predict(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `kerakit predict`."""
+    parser.add_argument("run_dir", help="a finished run directory")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help=".npy/.npz arrays (raw, like the training "
+                        "data) or image files")
+    parser.add_argument("--json", action="store_true",
+                        help="print probabilities as JSON")
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Print the predicted class of every input."""
+    from kerakit.inference import predict
+
+    out = predict(args.run_dir, args.inputs)
+    probs = out["probabilities"]
+    if args.json:
+        print(json.dumps({"classes": out["classes"],
+                          "class_names": out["class_names"],
+                          "probabilities": probs.round(6).tolist()}))
+        return 0
+    for i, (cls, name) in enumerate(zip(out["classes"], out["class_names"])):
+        print(f"{i}\t{name}\t{probs[i, cls]:.4f}")
+    return 0
+
+
+def add_recipes(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `kerakit recipes` (none)."""
+
+
+def run_recipes(args: argparse.Namespace) -> int:
+    """List the shipped recipes, one line each."""
+    from kerakit.recipes import list_recipes
+    from kerakit.recipes import load_recipe
+
+    for name in list_recipes():
+        try:
+            recipe = load_recipe(name)
+            line = f"{name:<24} {recipe.description}"
+        except (ValueError, TypeError, FileNotFoundError) as err:
+            line = f"{name:<24} (invalid: {err})"
+        print(line, file=sys.stdout)
+    return 0
+
+
+COMMANDS = {
+    "train": ("train a recipe (default: the offline lenet_digits)",
+              add_train, run_train),
+    "evaluate": ("evaluate a run's best model on its test split",
+                 add_evaluate, run_evaluate),
+    "predict": ("predict classes with a run's best model", add_predict,
+                run_predict),
+    "recipes": ("list the shipped recipes", add_recipes, run_recipes),
+}

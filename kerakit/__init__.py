@@ -14,6 +14,7 @@ import os
 # TensorFlow's C++ start-up chatter (CUDA probes, CPU flags) hides our output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from kerakit import components  # noqa: E402
 from kerakit import models  # noqa: E402,F401  (registers every model)
 from kerakit.registry import build  # noqa: E402
 from kerakit.registry import list_families  # noqa: E402
@@ -40,6 +41,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "build",
+    "components",
     "list_families",
     "list_models",
     "model_info",

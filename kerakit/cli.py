@@ -21,6 +21,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
+from kerakit import components_cli
 from kerakit import train_cli
 from kerakit import tuning_cli
 
@@ -207,6 +208,8 @@ _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
     "build": ("build a model and print its summary", _add_build, _run_build),
     "tune": ("search hyper-parameters of a recipe (KerasTuner)",
              tuning_cli.add_arguments, tuning_cli.run),
+    "components": ("list named layers, losses, optimizers, ...",
+                   components_cli.add_arguments, components_cli.run),
 }
 
 # train / evaluate / predict / recipes live in kerakit.train_cli.

@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerakit import components  # noqa: E402
 from kerakit import models  # noqa: E402,F401  (registers every model)
+from kerakit.export import export_model as export  # noqa: E402
 from kerakit.registry import build  # noqa: E402
 from kerakit.registry import list_families  # noqa: E402
 from kerakit.registry import list_models  # noqa: E402
@@ -42,6 +43,7 @@ def __getattr__(name: str):
 __all__ = [
     "build",
     "components",
+    "export",
     "list_families",
     "list_models",
     "model_info",

@@ -1,0 +1,273 @@
+"""What `kerakit.export` exports: a model, a `.keras` file or a run dir.
+
+A run directory (from `kerakit train`) brings its `best.keras`, its class
+names and its fitted preprocessing. When the preprocessing can be written
+with stock Keras layers (rescale, grey/colour conversion, resize or pad,
+standardisation), the exported model takes raw inputs: the wrapper is
+checked against :class:`kerakit.data.preprocessing.Preprocessor` on a raw
+batch and used only when they agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+BATCH = 3  # check batch: not 1, so a fixed batch dimension shows
+
+
+@dataclasses.dataclass
+class Prepared:
+    """A model ready to export, with its check batch and metadata."""
+
+    model: keras.Model
+    source: dict[str, Any]
+    class_names: list[str] | None
+    preprocessing: dict[str, Any]
+    inputs: list[np.ndarray]
+    outputs: list[np.ndarray]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [t.name for t in self.model.inputs]
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.outputs)
+
+    def sample_arrays(self) -> dict[str, np.ndarray]:
+        arrays = {f"x{i}": x for i, x in enumerate(self.inputs)}
+        arrays.update({f"y{i}": y for i, y in enumerate(self.outputs)})
+        return arrays
+
+    def input_specs(self) -> list[dict[str, Any]]:
+        return [_spec(t) for t in self.model.inputs]
+
+    def output_specs(self) -> list[dict[str, Any]]:
+        return [_spec(t) for t in self.model.outputs]
+
+
+def _spec(tensor: Any) -> dict[str, Any]:
+    return {"name": tensor.name, "shape": list(tensor.shape),
+            "dtype": str(tensor.dtype)}
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as indented JSON."""
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _load_keras(path: Path) -> keras.Model:
+    import kerakit  # noqa: F401  (registers kerakit's custom objects)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"Cannot load {path} as a Keras model: {err}") from err
+
+
+def resolve(source: Any, include_preprocessing: bool,
+            class_names: Sequence[str] | None, atol: float) -> Prepared:
+    """Turn a model, `.keras` path or run directory into a `Prepared`."""
+    pre: dict[str, Any] | None = None
+    if isinstance(source, keras.Model):
+        model, info = source, {"kind": "model", "name": source.name}
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source).expanduser()
+        if path.is_dir():
+            best = path / "best.keras"
+            if not best.is_file():
+                raise ValueError(
+                    f"{path} is a directory without best.keras: give a run "
+                    "directory written by `kerakit train`, or a .keras file."
+                )
+            model = _load_keras(best)
+            info = {"kind": "run_dir", "path": str(path.absolute())}
+            pre_file = path / "preprocessing.json"
+            if pre_file.is_file():
+                pre = json.loads(pre_file.read_text())
+            recipe_file = path / "recipe.json"
+            if recipe_file.is_file():
+                info["recipe"] = json.loads(recipe_file.read_text()).get(
+                    "name")
+        elif path.is_file():
+            if path.suffix != ".keras":
+                raise ValueError(
+                    f"{path} is not a .keras file. Export a model saved with "
+                    "model.save('name.keras') or a run directory."
+                )
+            model = _load_keras(path)
+            info = {"kind": "keras_file", "path": str(path.absolute())}
+        else:
+            raise FileNotFoundError(
+                f"{path} does not exist: give a .keras file or a run "
+                "directory."
+            )
+    else:
+        raise TypeError(
+            "export() takes a keras.Model, a .keras path or a run directory. "
+            f"Received: {type(source).__name__}"
+        )
+    names = list(class_names) if class_names is not None else (
+        list(pre.get("class_names") or []) or None if pre else None)
+    _check_class_names(model, names)
+    preprocessing = {"included": False}
+    if pre is not None:
+        model, preprocessing = _with_preprocessing(
+            model, pre, include_preprocessing, atol)
+    else:
+        preprocessing["note"] = (
+            "No preprocessing is known for this source: feed inputs exactly "
+            "as the model was trained on them.")
+    inputs = _check_batch(model, preprocessing)
+    outputs = _run(model, inputs)
+    return Prepared(model, info, names, preprocessing, inputs, outputs)
+
+
+def _check_class_names(model: keras.Model, names: list[str] | None) -> None:
+    if not names:
+        return
+    units = model.outputs[0].shape[-1]
+    if len(model.outputs) == 1 and units is not None and units != len(names):
+        raise ValueError(
+            f"{len(names)} class names given for a model with {units} "
+            "outputs; pass one name per output unit."
+        )
+
+
+def _check_batch(model: keras.Model,
+                 preprocessing: dict[str, Any]) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = []
+    for tensor in model.inputs:
+        shape = [BATCH] + [32 if d is None else d for d in tensor.shape[1:]]
+        dtype = str(tensor.dtype)
+        if "int" in dtype:
+            arrays.append(rng.integers(0, 2, shape).astype(dtype))
+        elif preprocessing.get("included"):
+            high = float(preprocessing.get("raw_value_max", 1.0))
+            arrays.append(rng.uniform(0, high, shape).astype(dtype))
+        else:
+            arrays.append(rng.normal(size=shape).astype(dtype))
+    return arrays
+
+
+def _run(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    out = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    if isinstance(out, dict):
+        outs = list(out.values())
+    return [keras.ops.convert_to_numpy(o) for o in outs]
+
+
+# ------------------------------------------------------------ preprocessing
+def _with_preprocessing(model: keras.Model, pre: dict[str, Any],
+                        include: bool, atol: float
+                        ) -> tuple[keras.Model, dict[str, Any]]:
+    steps = {k: pre.get(k) for k in (
+        "rescale", "channels", "image_size", "resize_method", "mean", "std",
+        "sequence_length", "padding", "truncating", "raw_shape")}
+    info: dict[str, Any] = {"included": False, "steps": steps}
+    if not include:
+        info["note"] = ("Not included (include_preprocessing=False): apply "
+                        "these steps to raw inputs before calling the model.")
+        return model, info
+    try:
+        wrapped = _wrap(model, pre)
+        raw = np.random.default_rng(1).uniform(
+            0, float(pre.get("value_max") or 1.0),
+            (BATCH, *pre["raw_shape"])).astype("float32")
+        from kerakit.data.preprocessing import Preprocessor
+
+        expected = _run(model, [Preprocessor(**_loadable(pre)).transform(
+            raw)])[0]
+        got = _run(wrapped, [raw])[0]
+        diff = float(np.max(np.abs(got - expected)))
+        if diff > atol * max(1.0, float(np.max(np.abs(expected)))):
+            raise ValueError(
+                f"the in-graph version differs from kerakit's by {diff:.3g}")
+    except (ValueError, KeyError, TypeError) as err:
+        info["note"] = (f"Not included ({err}): apply these steps to raw "
+                        "inputs before calling the model (see `steps`).")
+        return model, info
+    info.update(included=True, raw_value_max=pre.get("value_max") or 1.0,
+                note="Included: the export takes raw inputs (float32, "
+                "shape of one raw example plus batch) and returns the "
+                "model's outputs.")
+    return wrapped, info
+
+
+def _loadable(pre: dict[str, Any]) -> dict[str, Any]:
+    data = dict(pre)
+    for key in ("image_size", "raw_shape"):
+        if data.get(key) is not None:
+            data[key] = tuple(data[key])
+    return data
+
+
+def _wrap(model: keras.Model, pre: dict[str, Any]) -> keras.Model:
+    """Raw input -> Keras preprocessing layers -> `model`."""
+    if pre.get("sequence_length"):
+        raise ValueError("token sequences are padded outside the graph")
+    if len(model.inputs) != 1 or not pre.get("raw_shape"):
+        raise ValueError("needs one model input and a known raw shape")
+    raw_shape = tuple(pre["raw_shape"])
+    name = model.inputs[0].name
+    inputs = keras.Input(raw_shape, dtype="float32", name=name)
+    x = inputs
+    if float(pre.get("rescale", 1.0)) != 1.0:
+        x = keras.layers.Rescaling(float(pre["rescale"]),
+                                   name="raw_rescale")(x)
+    image = bool(pre.get("image_size")) or len(raw_shape) == 3
+    if len(raw_shape) == 2 and image:
+        x = keras.layers.Reshape((*raw_shape, 1), name="raw_channel")(x)
+    if len(x.shape) == 4:
+        x = _channels(x, int(pre.get("channels") or 0))
+        if pre.get("image_size"):
+            x = _resize(x, tuple(pre["image_size"]), pre["resize_method"])
+    if pre.get("mean") is not None:
+        std = np.asarray(pre["std"], "float32")
+        x = keras.layers.Normalization(
+            mean=np.asarray(pre["mean"], "float32"), variance=std ** 2,
+            name="raw_standardize")(x)
+    if tuple(x.shape[1:]) != tuple(model.inputs[0].shape[1:]):
+        raise ValueError(f"preprocessed shape {x.shape} does not match the "
+                         f"model input {model.inputs[0].shape}")
+    return keras.Model(inputs, model(x), name=f"{model.name}_raw")
+
+
+def _channels(x: Any, channels: int) -> Any:
+    if channels == 3 and x.shape[-1] == 1:
+        return keras.layers.Concatenate(name="raw_to_rgb")([x, x, x])
+    if channels == 1 and x.shape[-1] == 3:
+        grey = keras.layers.Dense(1, use_bias=False, trainable=False,
+                                  kernel_initializer=keras.initializers
+                                  .Constant(1 / 3), name="raw_to_grey")
+        return grey(x)
+    return x
+
+
+def _resize(x: Any, size: tuple[int, int], method: str) -> Any:
+    height, width = int(x.shape[1]), int(x.shape[2])
+    if (height, width) == size:
+        return x
+    if method != "pad":
+        return keras.layers.Resizing(*size, interpolation=method,
+                                     name="raw_resize")(x)
+    dh, dw = size[0] - height, size[1] - width
+    if dh > 0 or dw > 0:
+        pads = ((max(dh, 0) // 2, max(dh, 0) - max(dh, 0) // 2),
+                (max(dw, 0) // 2, max(dw, 0) - max(dw, 0) // 2))
+        x = keras.layers.ZeroPadding2D(pads, name="raw_pad")(x)
+    if dh < 0 or dw < 0:
+        crop = ((max(-dh, 0) // 2, max(-dh, 0) - max(-dh, 0) // 2),
+                (max(-dw, 0) // 2, max(-dw, 0) - max(-dw, 0) // 2))
+        x = keras.layers.Cropping2D(crop, name="raw_crop")(x)
+    return x

@@ -1,0 +1,181 @@
+"""Subprocess side of `kerakit.export` (run as a script, never imported).
+
+Two jobs, each for a whole batch of models so that the interpreter and its
+runtime start once:
+
+- `convert JOBS RESULTS`: with the TensorFlow backend, load `.keras` files
+  (`compile=False`, so a file saved on any backend loads) and export them
+  (`tf_saved_model` or `onnx`). Used where the exporting backend cannot
+  export directly (SavedModel from torch, ONNX from jax).
+- `verify JOBS RESULTS`: load each artifact with *only* its runtime
+  (`tf.saved_model.load` for SavedModel, `onnxruntime` for ONNX; Keras for
+  `.keras`), run the saved batch and report the largest absolute
+  difference from the outputs Keras computed.
+
+JOBS is a JSON list of dicts; RESULTS receives a JSON list with one entry
+per job (`{"ok": false, "error": ...}` on failure), so one bad model does
+not hide the others.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+# Run by path: drop this script's folder (kerakit/) from sys.path, or its
+# sub-packages (`models`, `layers`, `data`) would shadow top-level modules.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
+    sys.path.pop(0)
+
+
+def _convert(job):
+    import keras
+    import numpy as np
+
+    import kerakit  # noqa: F401  (registers kerakit's custom objects)
+
+    model = keras.saving.load_model(job["keras"], compile=False)
+    sample = np.load(job["sample"])
+    inputs = [sample[f"x{i}"] for i in range(len(model.inputs))]
+    model(inputs[0] if len(inputs) == 1 else inputs)  # traced once
+    fmt = "tf_saved_model" if job["format"] == "saved_model" else "onnx"
+    model.export(job["out"], format=fmt, verbose=False)
+    return {"ok": True}
+
+
+def _compare(outputs, expected):
+    import numpy as np
+
+    if len(outputs) != len(expected):
+        raise ValueError(
+            f"the artifact returned {len(outputs)} outputs, Keras "
+            f"{len(expected)}"
+        )
+    worst, scale = 0.0, 0.0
+    for got, want in zip(outputs, expected):
+        got = np.asarray(got)
+        if got.shape != want.shape:
+            raise ValueError(
+                f"output shape {got.shape} differs from Keras {want.shape}"
+            )
+        worst = max(worst, float(np.max(np.abs(got - want))))
+        scale = max(scale, float(np.max(np.abs(want))))
+    return worst, scale
+
+
+def _spec(name, shape, dtype):
+    return {"name": name, "shape": [None if d in (None, -1) or
+                                    not isinstance(d, int) else d
+                                    for d in shape], "dtype": dtype}
+
+
+def _natural(name):
+    head = name.rstrip("0123456789")
+    tail = name[len(head):]
+    return head, int(tail) if tail else -1
+
+
+def _verify_saved_model(job, sample, expected):
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(job["artifact"])
+    if "serve" not in loaded.signatures:
+        raise ValueError(
+            f"no 'serve' signature (found {sorted(loaded.signatures)})"
+        )
+    fn = loaded.signatures["serve"]
+    _, kw_specs = fn.structured_input_signature
+    names = sorted(kw_specs, key=lambda n: job["input_names"].index(n)
+                   if n in job["input_names"] else len(kw_specs))
+    inputs = [_spec(n, kw_specs[n].shape.as_list(),
+                    kw_specs[n].dtype.name) for n in names]
+    for spec in inputs:
+        if spec["shape"] and spec["shape"][0] is not None:
+            raise ValueError(
+                f"input {spec['name']!r} has a fixed batch dimension "
+                f"{spec['shape']}"
+            )
+    feeds = {n: tf.constant(sample[f"x{i}"]) for i, n in enumerate(names)}
+    result = fn(**feeds)
+    out_names = sorted(result, key=_natural)
+    outputs = [result[n].numpy() for n in out_names]
+    out_specs = [_spec(n, fn.structured_outputs[n].shape.as_list(),
+                       fn.structured_outputs[n].dtype.name)
+                 for n in out_names]
+    return inputs, out_specs, outputs, f"tensorflow {tf.__version__}"
+
+
+def _verify_onnx(job, sample, expected):
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(job["artifact"],
+                                   providers=["CPUExecutionProvider"])
+    type_names = {"tensor(float)": "float32", "tensor(int32)": "int32",
+                  "tensor(int64)": "int64", "tensor(double)": "float64"}
+    inputs = [_spec(i.name, i.shape, type_names.get(i.type, i.type))
+              for i in session.get_inputs()]
+    feeds = {spec["name"]: sample[f"x{i}"] for i, spec in enumerate(inputs)}
+    outputs = session.run(None, feeds)
+    out_specs = [_spec(o.name, o.shape, type_names.get(o.type, o.type))
+                 for o in session.get_outputs()]
+    return inputs, out_specs, outputs, f"onnxruntime {ort.__version__}"
+
+
+def _verify_keras(job, sample, expected):
+    import keras
+
+    import kerakit  # noqa: F401
+
+    model = keras.saving.load_model(job["artifact"], compile=False)
+    xs = [sample[f"x{i}"] for i in range(len(model.inputs))]
+    out = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
+    outputs = out if isinstance(out, (list, tuple)) else [out]
+    inputs = [_spec(t.name, list(t.shape), str(t.dtype))
+              for t in model.inputs]
+    out_specs = [_spec(n, list(t.shape), str(t.dtype))
+                 for n, t in zip(model.output_names, model.outputs)]
+    return inputs, out_specs, outputs, (
+        f"keras {keras.__version__} ({keras.backend.backend()})")
+
+
+_VERIFIERS = {"saved_model": _verify_saved_model, "onnx": _verify_onnx,
+              "keras": _verify_keras}
+
+
+def _verify(job):
+    import numpy as np
+
+    sample = np.load(job["sample"])
+    expected = [sample[f"y{i}"] for i in range(job["num_outputs"])]
+    inputs, out_specs, outputs, runtime = _VERIFIERS[job["format"]](
+        job, sample, expected)
+    worst, scale = _compare(outputs, expected)
+    return {"ok": True, "max_abs_diff": worst, "max_abs_output": scale,
+            "inputs": inputs, "outputs": out_specs, "runtime": runtime,
+            "batch_size": int(sample["x0"].shape[0])}
+
+
+def main(argv):
+    """Run `convert` or `verify` over a JSON job list."""
+    mode, jobs_path, results_path = argv
+    run = {"convert": _convert, "verify": _verify}[mode]
+    with open(jobs_path) as f:
+        jobs = json.load(f)
+    results = []
+    for job in jobs:
+        try:
+            results.append(run(job))
+        except Exception as err:  # reported per job to the parent
+            results.append({
+                "ok": False,
+                "error": f"{type(err).__name__}: {err}",
+                "traceback": traceback.format_exc(limit=6),
+            })
+    with open(results_path, "w") as f:
+        json.dump(results, f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,466 @@
+"""Export models for deployment: SavedModel, ONNX or `.keras`, verified.
+
+:func:`export_model` (also `kerakit.export`) writes one artifact into its
+own directory, next to an `export.json` sidecar (input/output names, shapes
+and dtypes, class names, preprocessing, versions, verification result).
+Exports go to a temporary directory beside the target and are renamed into
+place only after they verified, so a failure never leaves a half-written
+export behind. :func:`export_many` does the same for many models with one
+conversion process and one verification process per runtime.
+
+Routes (keras 3.15.1): SavedModel is exported directly on the TensorFlow
+and JAX backends and through a TensorFlow-backend subprocess on torch (the
+`.keras` file is backend-neutral); ONNX directly on TensorFlow and torch and
+through the TensorFlow subprocess on JAX (jax2onnx writes a MaxPool node
+that onnxruntime rejects). This is the only kerakit module that uses
+TensorFlow, and only through Keras or the subprocess.
+
+Example:
+>>> import kerakit, tempfile, os
+>>> model = kerakit.build("lenet5", input_shape=(16, 16, 1), num_classes=3,
+...                       conv_widths=(2, 4, 8), dense_widths=(8,))
+>>> out = os.path.join(tempfile.mkdtemp(), "lenet")
+>>> result = kerakit.export(model, out, format="keras", verify=False)
+>>> sorted(os.listdir(out))
+['export.json', 'model.keras']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from kerakit import _export_source as source_lib
+
+FORMATS = ("saved_model", "onnx", "keras")
+ROUTES = ("auto", "direct", "tensorflow")
+SIDECAR = "export.json"
+ARTIFACTS = {"saved_model": ".", "onnx": "model.onnx", "keras": "model.keras"}
+_WORKER = Path(__file__).resolve().parent / "_export_worker.py"
+_PACKAGES = ("kerakit", "keras", "tensorflow", "jax", "torch", "numpy",
+             "onnx", "onnxruntime", "tf2onnx", "onnxscript")
+
+
+class ExportError(RuntimeError):
+    """Conversion failed, or the artifact's runtime disagrees with Keras."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote.
+
+    Attributes:
+        path: The export directory (holds the artifact and `export.json`).
+        artifact: The SavedModel directory, `.onnx` or `.keras` file.
+        format: `"saved_model"`, `"onnx"` or `"keras"`.
+        route: `"direct"` or `"tensorflow"` (exported in a TF subprocess).
+        max_abs_diff: Largest |runtime - Keras| on the check batch, or
+            `None` when `verify=False`.
+        metadata: The sidecar's content.
+    """
+
+    path: Path
+    artifact: Path
+    format: str
+    route: str
+    max_abs_diff: float | None
+    metadata: dict[str, Any]
+
+
+def default_route(format: str, backend: str) -> str:
+    """Return the route `"auto"` picks for `format` on `backend`.
+
+    Example:
+    >>> default_route("saved_model", "torch"), default_route("onnx", "jax")
+    ('tensorflow', 'tensorflow')
+    """
+    if format == "saved_model" and backend == "torch":
+        return "tensorflow"
+    if format == "onnx" and backend == "jax":
+        return "tensorflow"
+    return "direct"
+
+
+def export_model(
+    model_or_path: keras.Model | str | os.PathLike,
+    out_dir: str | os.PathLike,
+    format: str = "saved_model",
+    *,
+    verify: bool = True,
+    overwrite: bool = False,
+    route: str = "auto",
+    include_preprocessing: bool = True,
+    class_names: Sequence[str] | None = None,
+    atol: float = 1e-4,
+) -> ExportResult:
+    """Export a model, a `.keras` file or a run directory for deployment.
+
+    Args:
+        model_or_path: A `keras.Model`, a `.keras` file, or a run directory
+            from `kerakit train` (its `best.keras`, class names and
+            preprocessing are used).
+        out_dir: Directory to create; it holds the artifact and
+            `export.json`. For SavedModel, `out_dir` is the SavedModel.
+        format: `"saved_model"`, `"onnx"` or `"keras"`.
+        verify: Reload the artifact in a fresh process with only its
+            runtime, run a batch and compare with Keras; raise
+            `ExportError` on a mismatch.
+        overwrite: Replace an existing `out_dir` (only once the new export
+            succeeded).
+        route: `"auto"` (see the module doc), `"direct"` (`model.export`
+            in this process) or `"tensorflow"` (a TensorFlow-backend
+            subprocess exports the saved `.keras` file).
+        include_preprocessing: For a run directory, put the recipe's
+            preprocessing inside the exported graph when it can be expressed
+            with Keras layers (raw inputs in, predictions out). The sidecar
+            says whether it is included.
+        class_names: Class names for the sidecar (run directories know
+            theirs).
+        atol: Verification tolerance, scaled by `max(1, max|output|)`.
+
+    Returns:
+        An `ExportResult`.
+
+    Raises:
+        ValueError: Unknown format or route, or a bad source.
+        FileExistsError: `out_dir` exists and `overwrite` is false.
+        PermissionError: `out_dir` cannot be written.
+        ExportError: Conversion or verification failed.
+
+    Example:
+    >>> import kerakit, tempfile, os
+    >>> m = kerakit.build("lenet5", input_shape=(16, 16, 1), num_classes=3)
+    >>> r = kerakit.export(m, os.path.join(tempfile.mkdtemp(), "m"),
+    ...                    format="keras", verify=False)
+    >>> r.metadata["inputs"][0]["shape"]
+    [None, 16, 16, 1]
+    """
+    return export_many(
+        [(model_or_path, out_dir)], format, verify=verify,
+        overwrite=overwrite, route=route,
+        include_preprocessing=include_preprocessing,
+        class_names=class_names, atol=atol,
+    )[0]
+
+
+def export_many(
+    jobs: Sequence[tuple[keras.Model | str | os.PathLike,
+                         str | os.PathLike]],
+    format: str = "saved_model",
+    *,
+    verify: bool = True,
+    overwrite: bool = False,
+    route: str = "auto",
+    include_preprocessing: bool = True,
+    class_names: Sequence[str] | None = None,
+    atol: float = 1e-4,
+) -> list[ExportResult]:
+    """Export several models at once (one subprocess per runtime in all).
+
+    Same arguments as :func:`export_model`, with `jobs` a list of
+    `(model_or_path, out_dir)` pairs. Each export is committed only if it
+    succeeded; afterwards an `ExportError` lists every failed job.
+
+    Returns:
+        One `ExportResult` per job, in order.
+
+    Example:
+    >>> import kerakit, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> m = kerakit.build("lenet5", input_shape=(16, 16, 1), num_classes=3)
+    >>> rs = export_many([(m, os.path.join(d, "a")), (m, os.path.join(d, "b"))],
+    ...                  format="keras", verify=False)
+    >>> [r.path.name for r in rs]
+    ['a', 'b']
+    """
+    if format not in FORMATS:
+        raise ValueError(
+            f"Unknown export format {format!r}. Choose one of {FORMATS}."
+        )
+    if route not in ROUTES:
+        raise ValueError(f"Unknown route {route!r}. Choose one of {ROUTES}.")
+    if not atol > 0:
+        raise ValueError(f"atol must be positive. Received: atol={atol}")
+    backend = keras.backend.backend()
+    chosen = "direct" if format == "keras" else (
+        default_route(format, backend) if route == "auto" else route)
+    targets = [_check_target(Path(out), overwrite) for _, out in jobs]
+    if len(set(targets)) != len(targets):
+        raise ValueError("Two exports share one out_dir: give each its own.")
+    prepared = [
+        source_lib.resolve(src, include_preprocessing, class_names, atol)
+        for src, _ in jobs
+    ]
+    work = Path(tempfile.mkdtemp(prefix="kerakit-export-"))
+    staged: list[_Staged] = []
+    try:
+        for i, (prep, target) in enumerate(zip(prepared, targets)):
+            staged.append(_stage(i, prep, target, format, work))
+        errors = _export_all(staged, format, chosen, work)
+        if verify:
+            errors.update(_verify_all(
+                [s for s in staged if s.index not in errors], format, work,
+                backend, atol))
+        results = []
+        for item in staged:
+            if item.index in errors:
+                continue
+            item.metadata = _sidecar(item, format, chosen, backend, verify)
+            source_lib.write_json(item.staging / SIDECAR, item.metadata)
+            results.append(_commit(item, format, chosen, overwrite))
+    finally:
+        for item in staged:
+            item.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    if errors:
+        lines = "\n".join(f"  {staged[i].target}: {msg}"
+                          for i, msg in sorted(errors.items()))
+        written = [str(r.path) for r in results]
+        raise ExportError(
+            f"{len(errors)} of {len(staged)} {format} export(s) failed "
+            f"(route {chosen!r}); nothing was written for them:\n{lines}"
+            + (f"\nWritten: {written}" if written else "")
+        )
+    return results
+
+
+# ------------------------------------------------------------------ staging
+@dataclasses.dataclass
+class _Staged:
+    index: int
+    prep: source_lib.Prepared
+    target: Path
+    staging: Path
+    created: list[Path]
+    sample: Path
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    verification: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def artifact(self) -> Path:
+        return self.staging
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        for folder in reversed(self.created):
+            try:
+                folder.rmdir()  # only if still empty
+            except OSError:
+                break
+
+
+def _check_target(target: Path, overwrite: bool) -> Path:
+    target = target.expanduser().absolute()
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise FileExistsError(
+                f"{target} exists and is not a directory; choose another "
+                "output directory."
+            )
+        if not overwrite:
+            raise FileExistsError(
+                f"{target} already exists. Pass overwrite=True (CLI: "
+                "--overwrite) to replace it, or choose another output "
+                "directory."
+            )
+    return target
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    missing = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(
+            f"Cannot write an export under {folder}: {probe} is a file, not "
+            "a directory. Choose another output directory."
+        )
+    for path in reversed(missing):
+        path.mkdir()
+    return list(reversed(missing))
+
+
+def _stage(index: int, prep: source_lib.Prepared, target: Path, format: str,
+           work: Path) -> _Staged:
+    try:
+        created = _make_parents(target.parent)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.",
+                                        suffix=".partial", dir=target.parent))
+    except PermissionError as err:
+        raise PermissionError(
+            f"Cannot write to {target.parent} ({err.strerror}). Choose a "
+            "writable output directory."
+        ) from None
+    sample = work / f"sample{index}.npz"
+    np.savez(sample, **prep.sample_arrays())
+    return _Staged(index, prep, target, staging, created, sample)
+
+
+def _artifact_path(item: _Staged, format: str) -> Path:
+    name = ARTIFACTS[format]
+    return item.staging if name == "." else item.staging / name
+
+
+def _export_all(staged: list[_Staged], format: str, route: str,
+                work: Path) -> dict[int, str]:
+    errors: dict[int, str] = {}
+    if route == "tensorflow":
+        jobs = []
+        for item in staged:
+            keras_file = work / f"model{item.index}.keras"
+            item.prep.model.save(keras_file)
+            jobs.append({"keras": str(keras_file), "format": format,
+                         "sample": str(item.sample),
+                         "out": str(_artifact_path(item, format))})
+        results = _run_worker("convert", jobs, work, backend="tensorflow")
+        for item, res in zip(staged, results):
+            if not res["ok"]:
+                errors[item.index] = f"conversion failed: {res['error']}"
+        return errors
+    for item in staged:
+        path = _artifact_path(item, format)
+        try:
+            if format == "keras":
+                item.prep.model.save(path)
+            else:
+                fmt = "tf_saved_model" if format == "saved_model" else "onnx"
+                item.prep.model.export(str(path), format=fmt, verbose=False)
+        except ImportError as err:
+            raise ExportError(
+                f"Exporting {format} needs a missing package ({err}). "
+                "Install the export extra: pip install 'kerakit[export]'."
+            ) from None
+        except Exception as err:  # noqa: BLE001  (reported per model)
+            errors[item.index] = (
+                f"{type(err).__name__}: {str(err)[:400]} (try "
+                "route='tensorflow')"
+            )
+    return errors
+
+
+def _verify_all(staged: list[_Staged], format: str, work: Path,
+                backend: str, atol: float) -> dict[int, str]:
+    if not staged:
+        return {}
+    jobs = [{"artifact": str(_artifact_path(item, format)), "format": format,
+             "sample": str(item.sample),
+             "num_outputs": item.prep.num_outputs,
+             "input_names": item.prep.input_names} for item in staged]
+    results = _run_worker("verify", jobs, work, backend=backend)
+    errors = {}
+    for item, res in zip(staged, results):
+        if not res["ok"]:
+            errors[item.index] = (
+                f"the {format} runtime could not run the export: "
+                f"{res['error']}"
+            )
+            continue
+        tolerance = atol * max(1.0, res["max_abs_output"])
+        res["tolerance"] = tolerance
+        item.verification = res
+        if not res["max_abs_diff"] <= tolerance:
+            errors[item.index] = (
+                f"outputs differ from Keras: max |diff| = "
+                f"{res['max_abs_diff']:.3g} > tolerance {tolerance:.3g} "
+                f"({res['runtime']}, batch of {res['batch_size']})"
+            )
+    return errors
+
+
+def _run_worker(mode: str, jobs: list[dict], work: Path,
+                backend: str) -> list[dict]:
+    jobs_path = work / f"{mode}_jobs.json"
+    results_path = work / f"{mode}_results.json"
+    jobs_path.write_text(json.dumps(jobs))
+    env = {**os.environ, "KERAS_BACKEND": backend,
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [sys.executable, str(_WORKER), mode, str(jobs_path),
+         str(results_path)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0 or not results_path.exists():
+        raise ExportError(
+            f"The {mode} subprocess failed (exit {proc.returncode}):\n"
+            f"{proc.stderr[-2000:]}"
+        )
+    return json.loads(results_path.read_text())
+
+
+# ------------------------------------------------------------------- commit
+def _versions() -> dict[str, str | None]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _sidecar(item: _Staged, format: str, route: str, backend: str,
+             verify: bool) -> dict[str, Any]:
+    prep = item.prep
+    ver = item.verification
+    return {
+        "format": format,
+        "artifact": ARTIFACTS[format],
+        "model_name": prep.model.name,
+        "source": prep.source,
+        "inputs": ver.get("inputs") or prep.input_specs(),
+        "outputs": ver.get("outputs") or prep.output_specs(),
+        "class_names": prep.class_names,
+        "preprocessing": prep.preprocessing,
+        "exported_from_backend": backend,
+        "route": route,
+        "verification": (
+            {key: ver[key] for key in ("runtime", "max_abs_diff",
+                                       "tolerance", "batch_size")}
+            if verify else {"skipped": True}),
+        "versions": _versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+    }
+
+
+def _commit(item: _Staged, format: str, route: str,
+            overwrite: bool) -> ExportResult:
+    target = item.target
+    old = None
+    if target.exists():
+        if not overwrite:
+            raise FileExistsError(f"{target} appeared during the export.")
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
+                                    dir=target.parent))
+        os.replace(target, old / "previous")
+    os.replace(item.staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    name = ARTIFACTS[format]
+    ver = item.verification
+    return ExportResult(
+        path=target,
+        artifact=target if name == "." else target / name,
+        format=format,
+        route=route,
+        max_abs_diff=ver.get("max_abs_diff"),
+        metadata=item.metadata,
+    )

@@ -1,0 +1,4 @@
+"""Generative models: autoencoders, VAEs and GANs."""
+
+from kerakit.models.generative import autoencoder  # noqa: F401
+from kerakit.models.generative import vae  # noqa: F401

@@ -205,9 +205,10 @@ def get(kind: str, name: str, **kwargs: Any) -> Any:
         return functools.partial(target, **arguments)
     try:
         return target(**arguments)
-    except TypeError as err:
-        raise TypeError(
-            f"Cannot build {kind} {entry.name!r} with {arguments}: {err}"
+    except (TypeError, ValueError) as err:
+        raise type(err)(
+            f"Cannot build {entry.kind} {entry.name!r} with {arguments}: "
+            f"{err}"
         ) from None
 
 

@@ -76,9 +76,9 @@ class PatchEmbedding(keras.layers.Layer):
         return grid[0], grid[1]
 
     def build(self, input_shape: tuple) -> None:
+        gh, gw = self._grid(input_shape)
         self.projection.build(input_shape)
         if self.use_position_embedding:
-            gh, gw = self._grid(input_shape)
             if gh is None or gw is None:
                 raise ValueError(
                     "use_position_embedding=True needs a fixed image size. "

@@ -1,0 +1,35 @@
+import keras
+import numpy as np
+import pytest
+
+from kerakit.data.features import image_patches
+from kerakit.layers import PatchEmbedding
+
+
+def test_layer_checks(layer_check, rng):
+    x = rng.normal(size=(2, 8, 8, 3)).astype("float32")
+    model = layer_check(
+        lambda: PatchEmbedding(4, 6, use_position_embedding=True),
+        [((8, 8, 3), "float32")], x, (2, 4, 6),
+        rng.normal(size=(2, 4, 6)).astype("float32"))
+    # conv 4*4*3*6 + 6 bias + 4 positions * 6.
+    assert model.count_params() == 288 + 6 + 24
+
+
+def test_equals_linear_map_of_patches(rng):
+    x = rng.normal(size=(2, 8, 8, 3)).astype("float32")
+    layer = PatchEmbedding((4, 2), 5)
+    tokens = keras.ops.convert_to_numpy(layer(x))
+    kernel, bias = (keras.ops.convert_to_numpy(w) for w in
+                    layer.projection.weights)
+    patches = image_patches(x, (4, 2))
+    expected = patches @ kernel.reshape(-1, 5) + bias
+    np.testing.assert_allclose(tokens, expected, atol=1e-4)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="smaller than the patch"):
+        PatchEmbedding(16, 4)(keras.ops.ones((1, 8, 8, 3)))
+    with pytest.raises(ValueError, match="fixed image size"):
+        PatchEmbedding(4, 4, use_position_embedding=True)(
+            keras.Input((None, None, 3)))

@@ -130,7 +130,7 @@ def load_space(ref: Any, overrides: dict[str, Any] | None = None
     Example:
     >>> space = load_space("mlp_digits")
     >>> [p.name for p in space.params][:2]
-    ['model_kwargs.num_layers', 'optimizer.learning_rate']
+    ['model_kwargs.num_layers', 'model_kwargs.hidden_dim']
     """
     from kerakit import recipes
 
@@ -197,8 +197,8 @@ class RecipeHyperModel(_hypermodel_base()):
     >>> import keras_tuner
     >>> space = load_space("mlp_digits")
     >>> hm = RecipeHyperModel(space, (64,), 10)
-    >>> hm.build(keras_tuner.HyperParameters()).output_shape
-    (None, 10)
+    >>> hm.recipe_for(keras_tuner.HyperParameters()).batch_size
+    32
     """
 
     def __init__(self, space: SearchSpace, input_shape: Any,

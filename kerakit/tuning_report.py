@@ -43,7 +43,8 @@ def collect(space: Any, project_dir: str | Path) -> list[dict[str, Any]]:
     """One row per trial: `trial`, `status`, each hyper-parameter, score.
 
     Hyper-parameter values are decoded back to recipe values (lists of
-    widths come back as tuples); Hyperband trials also get `epochs`.
+    widths come back as tuples); Hyperband trials also get `epochs`, the
+    epochs trained in that trial (it may continue an earlier trial).
     """
     rows = []
     for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
@@ -52,8 +53,9 @@ def collect(space: Any, project_dir: str | Path) -> list[dict[str, Any]]:
         row = {"trial": state["trial_id"], "status": state["status"]}
         for param in space.params:
             row[param.name] = param.decode(values.get(param.name))
-        if "tuner/epochs" in values:
-            row["epochs"] = values["tuner/epochs"]
+        if "tuner/epochs" in values:  # Hyperband: epochs trained here
+            row["epochs"] = (values["tuner/epochs"]
+                             - values.get("tuner/initial_epoch", 0))
         row[space.objective] = state.get("score")
         rows.append(row)
     return rows

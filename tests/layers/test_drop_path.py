@@ -2,6 +2,8 @@ import keras
 import numpy as np
 import pytest
 
+from layer_checks import run_layer_check
+
 from kerakit.layers import DropPath
 
 
@@ -24,15 +26,16 @@ def test_bad_rate():
         DropPath(1.0)
 
 
-def test_layer_checks(layer_check, rng):
+def test_layer_checks(tmp_path):
+    rng = np.random.default_rng(0)
     def make():
         seq = keras.Sequential([keras.layers.Dense(4), DropPath(0.2, seed=1)])
         return seq
 
     x = rng.normal(size=(8, 3)).astype("float32")
-    layer_check(make, [((3,), "float32")], x, (8, 4),
-                rng.normal(size=(8, 4)).astype("float32"),
-                expect_decrease=False)
+    run_layer_check(tmp_path, make, [((3,), "float32")], x, (8, 4),
+                    rng.normal(size=(8, 4)).astype("float32"),
+                    expect_decrease=False)
 
 
 def test_config():

@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from layer_checks import run_layer_check
+
 from kerakit.layers import GATConv
 from kerakit.layers import GCNConv
 
@@ -56,7 +58,8 @@ def _np(weights):
     return [keras.ops.convert_to_numpy(w) for w in weights]
 
 
-def test_gcn_matches_numpy_dense_and_edges(rng):
+def test_gcn_matches_numpy_dense_and_edges():
+    rng = np.random.default_rng(0)
     x, edges, dense = _batch(rng)
     layer = GCNConv(4, bias_initializer="random_normal")
     out_dense = keras.ops.convert_to_numpy(layer([x, dense]))
@@ -69,7 +72,8 @@ def test_gcn_matches_numpy_dense_and_edges(rng):
 
 
 @pytest.mark.parametrize("concat", [True, False])
-def test_gat_matches_numpy_dense_and_edges(rng, concat):
+def test_gat_matches_numpy_dense_and_edges(concat):
+    rng = np.random.default_rng(0)
     x, edges, dense = _batch(rng)
     layer = GATConv(3, num_heads=2, concat_heads=concat,
                     bias_initializer="random_normal")
@@ -86,16 +90,18 @@ def test_gat_matches_numpy_dense_and_edges(rng, concat):
 
 @pytest.mark.parametrize("layer_cls", [GCNConv, GATConv])
 @pytest.mark.parametrize("form", ["dense", "edges"])
-def test_layer_checks(layer_check, rng, layer_cls, form):
+def test_layer_checks(tmp_path, layer_cls, form):
+    rng = np.random.default_rng(0)
     x, edges, dense = _batch(rng)
     adjacency, spec = ((dense, ((NODES, NODES), "float32")) if form == "dense"
                        else (edges, ((len(EDGES), 2), "int32")))
     kwargs = {"num_heads": 2} if layer_cls is GATConv else {}
     units = 4 * (2 if layer_cls is GATConv else 1)
-    layer_check(lambda: layer_cls(4, activation="tanh", **kwargs),
-                [((NODES, FEATURES), "float32"), spec], [x, adjacency],
-                (2, NODES, units),
-                rng.normal(size=(2, NODES, units)).astype("float32"))
+    run_layer_check(tmp_path,
+                    lambda: layer_cls(4, activation="tanh", **kwargs),
+                    [((NODES, FEATURES), "float32"), spec], [x, adjacency],
+                    (2, NODES, units),
+                    rng.normal(size=(2, NODES, units)).astype("float32"))
 
 
 def test_clear_errors():

@@ -2,10 +2,13 @@ import keras
 import numpy as np
 import pytest
 
+from layer_checks import run_layer_check
+
 from kerakit.layers import InstanceNormalization
 
 
-def test_matches_numpy(rng):
+def test_matches_numpy():
+    rng = np.random.default_rng(0)
     x = rng.normal(2.0, 3.0, size=(2, 4, 5, 3)).astype("float32")
     y = keras.ops.convert_to_numpy(InstanceNormalization(epsilon=1e-5)(x))
     mean = x.mean(axis=(1, 2), keepdims=True)
@@ -19,11 +22,12 @@ def test_groups_rejected():
         InstanceNormalization(groups=2)
 
 
-def test_layer_checks(layer_check, rng):
+def test_layer_checks(tmp_path):
+    rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 4, 4, 3)).astype("float32")
-    model = layer_check(InstanceNormalization, [((4, 4, 3), "float32")], x,
-                        (2, 4, 4, 3),
-                        rng.normal(size=(2, 4, 4, 3)).astype("float32"))
+    model = run_layer_check(tmp_path, InstanceNormalization,
+                            [((4, 4, 3), "float32")], x, (2, 4, 4, 3),
+                            rng.normal(size=(2, 4, 4, 3)).astype("float32"))
     # gamma + beta, 3 channels each.
     assert model.count_params() == 6
     assert "groups" not in model.layers[-1].get_config()

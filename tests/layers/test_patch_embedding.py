@@ -2,13 +2,17 @@ import keras
 import numpy as np
 import pytest
 
+from layer_checks import run_layer_check
+
 from kerakit.data.features import image_patches
 from kerakit.layers import PatchEmbedding
 
 
-def test_layer_checks(layer_check, rng):
+def test_layer_checks(tmp_path):
+    rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 8, 8, 3)).astype("float32")
-    model = layer_check(
+    model = run_layer_check(
+        tmp_path,
         lambda: PatchEmbedding(4, 6, use_position_embedding=True),
         [((8, 8, 3), "float32")], x, (2, 4, 6),
         rng.normal(size=(2, 4, 6)).astype("float32"))
@@ -16,7 +20,8 @@ def test_layer_checks(layer_check, rng):
     assert model.count_params() == 288 + 6 + 24
 
 
-def test_equals_linear_map_of_patches(rng):
+def test_equals_linear_map_of_patches():
+    rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 8, 8, 3)).astype("float32")
     layer = PatchEmbedding((4, 2), 5)
     tokens = keras.ops.convert_to_numpy(layer(x))

@@ -26,6 +26,7 @@ def test_names_resolve(name, cls):
 
 def test_ctc_on_this_backend():
     rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)
     # batch 2, 6 time steps, 4 classes; class 0 is the blank (and label
     # padding) in Keras.
     logits = rng.normal(size=(2, 6, 4)).astype("float32")

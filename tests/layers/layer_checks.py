@@ -1,16 +1,18 @@
-"""Keras-style layer checks: wrap a layer in a model, run the standard test."""
+"""Keras-style layer checks: wrap a layer in a model, run the standard test.
+
+A plain module, not a conftest: `--doctest-modules` imports every
+`conftest.py` as a module named `conftest`, so several of them clash.
+"""
 
 from __future__ import annotations
 
 import keras
-import numpy as np
-import pytest
 
 from kerakit.testing import ModelTestCase
 
 
-def run_layer_check(make_layer, input_specs, x, expected_shape, targets,
-                    loss="mse", tmp_dir=None, expect_decrease=True,
+def run_layer_check(tmp_path, make_layer, input_specs, x, expected_shape,
+                    targets, loss="mse", expect_decrease=True,
                     batch_size=None):
     """Shape, JSON config round trip, .keras save/load, training.
 
@@ -28,18 +30,5 @@ def run_layer_check(make_layer, input_specs, x, expected_shape, targets,
 
     return ModelTestCase().run_model_test(
         layer_model, {}, x, expected_shape, targets=targets, loss=loss,
-        tmp_dir=tmp_dir, expect_decrease=expect_decrease,
+        tmp_dir=str(tmp_path), expect_decrease=expect_decrease,
     )
-
-
-@pytest.fixture
-def layer_check(tmp_path):
-    def check(*args, **kwargs):
-        return run_layer_check(*args, tmp_dir=str(tmp_path), **kwargs)
-
-    return check
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)

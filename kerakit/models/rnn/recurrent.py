@@ -45,10 +45,10 @@ def check_sequence_input(
     Example:
     >>> check_sequence_input((None, 3), None, "lstm")
     """
-    rank = 1 if vocabulary_size else 2
+    ranks = (1,) if vocabulary_size else (2, 3)
     kind = ("token ids (steps,)" if vocabulary_size
-            else "float features (steps, features)")
-    if len(tuple(input_shape)) != rank:
+            else "float features (steps, features) or images (H, W, C)")
+    if len(tuple(input_shape)) not in ranks:
         fix = ("pass input_shape=(steps, features) for float features"
                if vocabulary_size else
                "pass vocabulary_size=... for token input, or "
@@ -57,10 +57,10 @@ def check_sequence_input(
             f"{model}: expected input_shape for {kind}. Received: "
             f"input_shape={tuple(input_shape)!r}; {fix}."
         )
-    if not vocabulary_size and input_shape[-1] is None:
+    if not vocabulary_size and None in tuple(input_shape)[1:]:
         raise ValueError(
-            f"{model}: the feature size (last entry of input_shape) must be "
-            f"known. Received: input_shape={tuple(input_shape)!r}"
+            f"{model}: the feature sizes (all but the first entry of "
+            f"input_shape) must be known. Received: input_shape={tuple(input_shape)!r}"
         )
     if vocabulary_size is not None and vocabulary_size < 2:
         raise ValueError(
@@ -81,6 +81,11 @@ def embed_or_mask(
     ...               mask_value=0.0, dtype=None, name="m").shape
     (None, 5, 4)
     """
+    if len(inputs.shape) == 4:  # Images are read row by row.
+        inputs = keras.layers.Reshape(
+            (inputs.shape[1], inputs.shape[2] * inputs.shape[3]), dtype=dtype,
+            name=f"{name}_rows",
+        )(inputs)
     if vocabulary_size:
         return keras.layers.Embedding(
             vocabulary_size, embedding_dim, mask_zero=True, dtype=dtype,
@@ -121,7 +126,8 @@ def recurrent(
 
     Args:
         input_shape: `(steps,)` for token ids or `(steps, features)` for
-            float features; `steps` may be `None`.
+            float features; `steps` may be `None`. An image shape
+            `(H, W, C)` is read row by row: H steps of W*C features.
         num_classes: Number of output logits when `task="classification"`.
         cell: `"simple_rnn"`, `"lstm"` or `"gru"`.
         num_layers: Number of stacked recurrent layers (depth).

@@ -9,7 +9,7 @@ hyper-parameter is named by the recipe key it overrides, exactly as
 | `optimizer.learning_rate` | the optimizer's learning rate |
 | `optimizer.name` | the optimizer (e.g. `["adam", "sgd"]`) |
 | `batch_size` | the batch size of `fit` |
-| `model_kwargs.<arg>` | factory argument `<arg>`, e.g. `model_kwargs.num_layers` |
+| `model_kwargs.<arg>` | factory argument `<arg>` (`model_kwargs.num_layers`) |
 | `model` | the registered model, for depth knobs that switch variants |
 
 Each default is the recipe's own value, so the default configuration of a
@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ _TOP_KEYS = {"recipe", "knobs", "tuner", "max_trials", "objective",
 _OPTIMIZER_KEYS = ("name", "learning_rate", "weight_decay", "momentum",
                    "beta_1", "beta_2", "epsilon", "clipnorm")
 TUNERS = ("random", "bayesian", "hyperband", "grid")
+SPACES_DIR = Path(__file__).resolve().parent.parent / "tuning"
 
 
 def _encode(value: Any) -> Any:
@@ -370,3 +372,40 @@ def check_params(recipe: Any, params: list[HyperParam], source: str) -> None:
                       f"{value!r} is not valid for this recipe: {err}")
     if not params:
         _fail(source, "the search space is empty.")
+
+
+def find_space_file(ref: str | os.PathLike) -> Path | None:
+    """Return the search-space file `ref` names, or None for a recipe.
+
+    A `.toml` path is a space file when it has `[hyperparameters]` or
+    `knobs`; a bare name is looked up in `./tuning/` and the shipped
+    `tuning/` folder, and otherwise means a recipe.
+
+    Example:
+    >>> find_space_file("lenet_digits").name
+    'lenet_digits.toml'
+    """
+    path = Path(ref)
+    if path.suffix == ".toml" and path.is_file():
+        text = path.read_text()
+        is_space = "hyperparameters" in text or "knobs" in text
+        return path if is_space and "recipe" in text else None
+    if path.suffix:
+        return None
+    for folder in (Path.cwd() / "tuning", SPACES_DIR):
+        candidate = folder / f"{ref}.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def list_spaces() -> list[str]:
+    """Names of the shipped search spaces.
+
+    Example:
+    >>> "mlp_digits" in list_spaces()
+    True
+    """
+    dirs = {Path.cwd() / "tuning", SPACES_DIR}
+    return sorted({p.stem for d in dirs if d.is_dir()
+                   for p in d.glob("*.toml")})

@@ -26,9 +26,12 @@ from typing import Any
 
 from kerakit import search_space as ss
 from kerakit import tuning_report as report_mod
+from kerakit.search_space import find_space_file
+from kerakit.search_space import list_spaces
+from kerakit.tuning_report import read_space_record
+from kerakit.tuning_report import write_space_record
 
 PROJECT = "search"
-SPACES_DIR = Path(__file__).resolve().parent.parent / "tuning"
 _LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "perplexity")
 
 
@@ -72,43 +75,6 @@ class SearchSpace:
                 "recipe": recipe, "objective": self.objective,
                 "direction": self.direction,
                 "params": [p.as_dict() for p in self.params]}
-
-
-def find_space_file(ref: str | os.PathLike) -> Path | None:
-    """Return the search-space file `ref` names, or None for a recipe.
-
-    A `.toml` path is a space file when it has `[hyperparameters]` or
-    `knobs`; a bare name is looked up in `./tuning/` and the shipped
-    `tuning/` folder, and otherwise means a recipe.
-
-    Example:
-    >>> find_space_file("lenet_digits").name
-    'lenet_digits.toml'
-    """
-    path = Path(ref)
-    if path.suffix == ".toml" and path.is_file():
-        text = path.read_text()
-        is_space = "hyperparameters" in text or "knobs" in text
-        return path if is_space and "recipe" in text else None
-    if path.suffix:
-        return None
-    for folder in (Path.cwd() / "tuning", SPACES_DIR):
-        candidate = folder / f"{ref}.toml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def list_spaces() -> list[str]:
-    """Names of the shipped search spaces.
-
-    Example:
-    >>> "mlp_digits" in list_spaces()
-    True
-    """
-    dirs = {Path.cwd() / "tuning", SPACES_DIR}
-    return sorted({p.stem for d in dirs if d.is_dir()
-                   for p in d.glob("*.toml")})
 
 
 def load_space(ref: Any, overrides: dict[str, Any] | None = None
@@ -236,8 +202,9 @@ class RecipeHyperModel(_hypermodel_base()):
         recipe = self.recipe_for(hp)
         if not args and "x" not in kwargs and self.splits is not None:
             # The recipe workflow's batches: shuffled, augmented, seeded.
-            args = (self.splits.train_batches(
-                recipe.batch_size, recipe.seed, kwargs.get("initial_epoch", 0)),)
+            epoch = kwargs.get("initial_epoch", 0)
+            args = (self.splits.train_batches(recipe.batch_size, recipe.seed,
+                                              epoch),)
             kwargs.setdefault("validation_batch_size", recipe.batch_size)
         else:
             kwargs["batch_size"] = recipe.batch_size
@@ -265,6 +232,7 @@ def make_tuner(space: SearchSpace, hypermodel: Any, tuner: str,
     """
     import keras_tuner as kt
 
+    _atomic_json_writes()
     classes = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization,
                "hyperband": kt.Hyperband, "grid": kt.GridSearch}
     base = classes[check_tuner(tuner)]
@@ -284,6 +252,34 @@ def make_tuner(space: SearchSpace, hypermodel: Any, tuner: str,
         result.oracle.max_trials = max_trials
     result.kerakit_report = report
     return result
+
+
+def _atomic_json_writes() -> None:
+    """Make KerasTuner write its state files atomically.
+
+    KerasTuner writes `oracle.json`, `trial.json` and the tuner file in
+    place; a process killed mid-write leaves an empty file and the search
+    cannot resume ("Expecting value: line 1 column 1"). Writing to a
+    temporary file and renaming it makes a kill at any moment safe.
+    """
+    from keras_tuner.src import utils
+
+    if getattr(utils.save_json, "kerakit_atomic", False):
+        return
+    original = utils.save_json
+
+    def save_json(path: Any, obj: Any) -> str:
+        if "://" in str(path):  # remote file systems: keep KerasTuner's way
+            return original(path, obj)
+        text = json.dumps(obj)
+        tmp = f"{path}.tmp{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+        return text
+
+    save_json.kerakit_atomic = True
+    utils.save_json = save_json
 
 
 class _Progress:
@@ -337,57 +333,6 @@ def run_search(space: SearchSpace, tuner: str, directory: str | os.PathLike,
     return search
 
 
-SPACE_RECORD = "space.json"
-
-
-def write_space_record(directory: Path, space: SearchSpace, tuner: str,
-                       max_trials: int | None, overwrite: bool) -> None:
-    """Record the search in `directory/space.json`; refuse a different one.
-
-    Resuming needs the same space and tuner; `max_trials` may grow.
-    """
-    record = {"space": space.as_dict(), "tuner": tuner}
-    path = directory / SPACE_RECORD
-    if path.is_file() and not overwrite:
-        old = json.loads(path.read_text())
-        old.pop("max_trials", None)
-        if old != json.loads(json.dumps(record)):
-            raise ValueError(
-                f"{directory} holds a search with a different space or "
-                f"tuner (see {path}). Pass --overwrite (overwrite=True) to "
-                "start again, or choose another --dir.")
-    if overwrite and (directory / PROJECT).exists():
-        import shutil
-
-        shutil.rmtree(directory / PROJECT)
-    directory.mkdir(parents=True, exist_ok=True)
-    record["max_trials"] = max_trials
-    path.write_text(json.dumps(record, indent=2) + "\n")
-
-
-def read_space_record(directory: Path) -> tuple[SearchSpace, str, int | None]:
-    """Rebuild `(space, tuner, max_trials)` from `directory/space.json`."""
-    from kerakit import recipes
-
-    record = json.loads((Path(directory) / SPACE_RECORD).read_text())
-    data = record["space"]
-    recipe = recipes.recipe_from_dict(data["recipe"])
-    params = []
-    for item in data["params"]:
-        item = dict(item)
-        kind = item.pop("kind")
-        fix = (lambda v: tuple(v) if isinstance(v, list) else v)
-        extra = ({"values": tuple(fix(v) for v in item.pop("values"))}
-                 if kind == "choice" else
-                 {"min_value": item.pop("min"), "max_value": item.pop("max"),
-                  "step": item.pop("step"), "log": item.pop("log")})
-        params.append(ss.HyperParam(item["name"], kind, fix(item["default"]),
-                                    **extra))
-    space = SearchSpace(data["name"], recipe, tuple(params), data["source"],
-                        record["tuner"], record["max_trials"])
-    return space, record["tuner"], record["max_trials"]
-
-
 @dataclasses.dataclass(frozen=True)
 class TuneResult:
     """What `tune` returns.
@@ -431,7 +376,11 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
             Running again with the same directory resumes the search:
             finished trials are not repeated.
         workers: 0 to search in this process; N to start a chief and N
-            worker processes on this machine.
+            worker processes on this machine. Across hosts, run the same
+            call on every host with `KERASTUNER_TUNER_ID` (`chief`,
+            `tuner0`, ...), `KERASTUNER_ORACLE_IP` and
+            `KERASTUNER_ORACLE_PORT` set: workers return an empty result,
+            the chief writes the results and retrains.
         overrides: Dotted recipe overrides applied first, e.g.
             `{"epochs": 1}`.
         retrain: Retrain the best configuration with `kerakit.train` into
@@ -460,12 +409,21 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
         print(f"tuning {space.recipe.name} with {tuner} search over {names}; "
               f"objective {space.direction} {space.objective}; "
               f"directory {directory}", flush=True)
+    role = os.environ.get("KERASTUNER_TUNER_ID") if os.environ.get(
+        "KERASTUNER_ORACLE_IP") else None
+    if workers and role:
+        raise ValueError("KERASTUNER_ORACLE_IP is set, so this process is "
+                         f"already the tuner {role!r} of a distributed "
+                         "search; drop --workers or unset the variables.")
     if workers:
         from kerakit import distributed_tuning
 
         distributed_tuning.run_distributed(directory, workers, verbose)
     else:
         run_search(space, tuner, directory, max_trials, verbose=verbose)
+    if role and not role.startswith("chief"):
+        # A worker host: the chief collects the results and retrains.
+        return TuneResult(directory, space, [], {}, None, None)
     rows = report_mod.collect(space, directory / PROJECT)
     record = report_mod.write_all(space, directory, rows)
     if record is None:

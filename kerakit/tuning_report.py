@@ -1,9 +1,10 @@
-"""Results of a tuning search: table, best hyper-parameters and plot.
+"""Files of a tuning directory: results table, best values, plot, record.
 
 Reads the trials KerasTuner saved under `<dir>/search/trial_*/trial.json`
 (the same files in local and distributed searches) and writes
 `results.csv`, `best_hyperparameters.json` and
-`objective_vs_hyperparameters.png` next to them.
+`objective_vs_hyperparameters.png` next to them. `space.json` records the
+search (space and tuner) so that a resumed or distributed run rebuilds it.
 """
 
 from __future__ import annotations
@@ -156,3 +157,59 @@ def write_all(space: Any, directory: str | Path,
     record = best_record(space, best)
     (directory / BEST).write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+SPACE_RECORD = "space.json"
+
+
+def write_space_record(directory: Path, space: Any, tuner: str,
+                       max_trials: int | None, overwrite: bool) -> None:
+    """Record the search in `directory/space.json`; refuse a different one.
+
+    Resuming needs the same space and tuner; `max_trials` may grow.
+    """
+    record = {"space": space.as_dict(), "tuner": tuner}
+    path = directory / SPACE_RECORD
+    if path.is_file() and not overwrite:
+        old = json.loads(path.read_text())
+        old.pop("max_trials", None)
+        if old != json.loads(json.dumps(record)):
+            raise ValueError(
+                f"{directory} holds a search with a different space or "
+                f"tuner (see {path}). Pass --overwrite (overwrite=True) to "
+                "start again, or choose another --dir.")
+    if overwrite and (directory / "search").exists():
+        import shutil
+
+        shutil.rmtree(directory / "search")
+    directory.mkdir(parents=True, exist_ok=True)
+    record["max_trials"] = max_trials
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def read_space_record(directory: Path) -> tuple[Any, str, int | None]:
+    """Rebuild `(space, tuner, max_trials)` from `directory/space.json`."""
+    from kerakit import recipes
+    from kerakit.search_space import HyperParam
+    from kerakit.tuning import SearchSpace
+
+    record = json.loads((Path(directory) / SPACE_RECORD).read_text())
+    data = record["space"]
+    recipe = recipes.recipe_from_dict(data["recipe"])
+    params = []
+    for item in data["params"]:
+        item = dict(item)
+        kind = item.pop("kind")
+        extra = ({"values": tuple(_tuple(v) for v in item.pop("values"))}
+                 if kind == "choice" else
+                 {"min_value": item.pop("min"), "max_value": item.pop("max"),
+                  "step": item.pop("step"), "log": item.pop("log")})
+        params.append(HyperParam(item["name"], kind,
+                                 _tuple(item["default"]), **extra))
+    space = SearchSpace(data["name"], recipe, tuple(params), data["source"],
+                        record["tuner"], record["max_trials"])
+    return space, record["tuner"], record["max_trials"]
+
+
+def _tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

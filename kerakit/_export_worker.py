@@ -156,6 +156,42 @@ def _verify(job):
             "batch_size": int(sample["x0"].shape[0])}
 
 
+def launch(mode, jobs, work, backend):
+    """Run `mode` over `jobs` in a fresh interpreter (parent side).
+
+    Args:
+        mode: `"convert"` or `"verify"`.
+        jobs: Job dicts (see the module doc).
+        work: A scratch `pathlib.Path` for the job and result files.
+        backend: `KERAS_BACKEND` of the child (used where it imports Keras).
+
+    Returns:
+        One result dict per job.
+    """
+    import subprocess
+
+    jobs_path = work / f"{mode}_jobs.json"
+    results_path = work / f"{mode}_results.json"
+    jobs_path.write_text(json.dumps(jobs))
+    env = {**os.environ, "KERAS_BACKEND": backend,
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (os.path.dirname(_HERE), os.environ.get("PYTHONPATH"))
+        if p)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), mode, str(jobs_path),
+         str(results_path)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0 or not results_path.exists():
+        raise RuntimeError(
+            f"The export {mode} subprocess failed (exit {proc.returncode}):"
+            f"\n{proc.stderr[-2000:]}"
+        )
+    with open(results_path) as f:
+        return json.load(f)
+
+
 def main(argv):
     """Run `convert` or `verify` over a JSON job list."""
     mode, jobs_path, results_path = argv

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kerakit import components_cli
+from kerakit import export_cli
 from kerakit import train_cli
 from kerakit import tuning_cli
 
@@ -210,6 +211,8 @@ _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
              tuning_cli.add_arguments, tuning_cli.run),
     "components": ("list named layers, losses, optimizers, ...",
                    components_cli.add_arguments, components_cli.run),
+    "export": ("export a model or run for deployment (SavedModel, ONNX)",
+               export_cli.add_arguments, export_cli.run),
 }
 
 # train / evaluate / predict / recipes live in kerakit.train_cli.

@@ -33,8 +33,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,18 +42,29 @@ import keras
 import numpy as np
 
 from kerakit import _export_source as source_lib
+from kerakit._export_worker import launch
 
 FORMATS = ("saved_model", "onnx", "keras")
 ROUTES = ("auto", "direct", "tensorflow")
 SIDECAR = "export.json"
 ARTIFACTS = {"saved_model": ".", "onnx": "model.onnx", "keras": "model.keras"}
-_WORKER = Path(__file__).resolve().parent / "_export_worker.py"
 _PACKAGES = ("kerakit", "keras", "tensorflow", "jax", "torch", "numpy",
              "onnx", "onnxruntime", "tf2onnx", "onnxscript")
 
 
 class ExportError(RuntimeError):
-    """Conversion failed, or the artifact's runtime disagrees with Keras."""
+    """Conversion failed, or the artifact's runtime disagrees with Keras.
+
+    Attributes:
+        failures: `{out_dir: reason}` for every failed export.
+        results: The exports of the same call that succeeded (written).
+    """
+
+    def __init__(self, message: str, failures: dict[str, str] | None = None,
+                 results: list[ExportResult] | None = None):
+        super().__init__(message)
+        self.failures = failures or {}
+        self.results = results or []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +241,9 @@ def export_many(
         raise ExportError(
             f"{len(errors)} of {len(staged)} {format} export(s) failed "
             f"(route {chosen!r}); nothing was written for them:\n{lines}"
-            + (f"\nWritten: {written}" if written else "")
+            + (f"\nWritten: {written}" if written else ""),
+            failures={str(staged[i].target): msg for i, msg in errors.items()},
+            results=results,
         )
     return results
 
@@ -327,7 +338,7 @@ def _export_all(staged: list[_Staged], format: str, route: str,
             jobs.append({"keras": str(keras_file), "format": format,
                          "sample": str(item.sample),
                          "out": str(_artifact_path(item, format))})
-        results = _run_worker("convert", jobs, work, backend="tensorflow")
+        results = _launch("convert", jobs, work, backend="tensorflow")
         for item, res in zip(staged, results):
             if not res["ok"]:
                 errors[item.index] = f"conversion failed: {res['error']}"
@@ -353,6 +364,14 @@ def _export_all(staged: list[_Staged], format: str, route: str,
     return errors
 
 
+def _launch(mode: str, jobs: list[dict], work: Path,
+            backend: str) -> list[dict]:
+    try:
+        return launch(mode, jobs, work, backend)
+    except RuntimeError as err:
+        raise ExportError(str(err)) from None
+
+
 def _verify_all(staged: list[_Staged], format: str, work: Path,
                 backend: str, atol: float) -> dict[int, str]:
     if not staged:
@@ -361,7 +380,7 @@ def _verify_all(staged: list[_Staged], format: str, work: Path,
              "sample": str(item.sample),
              "num_outputs": item.prep.num_outputs,
              "input_names": item.prep.input_names} for item in staged]
-    results = _run_worker("verify", jobs, work, backend=backend)
+    results = _launch("verify", jobs, work, backend=backend)
     errors = {}
     for item, res in zip(staged, results):
         if not res["ok"]:
@@ -380,29 +399,6 @@ def _verify_all(staged: list[_Staged], format: str, work: Path,
                 f"({res['runtime']}, batch of {res['batch_size']})"
             )
     return errors
-
-
-def _run_worker(mode: str, jobs: list[dict], work: Path,
-                backend: str) -> list[dict]:
-    jobs_path = work / f"{mode}_jobs.json"
-    results_path = work / f"{mode}_results.json"
-    jobs_path.write_text(json.dumps(jobs))
-    env = {**os.environ, "KERAS_BACKEND": backend,
-           "TF_CPP_MIN_LOG_LEVEL": "3"}
-    package_root = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    proc = subprocess.run(
-        [sys.executable, str(_WORKER), mode, str(jobs_path),
-         str(results_path)],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    if proc.returncode != 0 or not results_path.exists():
-        raise ExportError(
-            f"The {mode} subprocess failed (exit {proc.returncode}):\n"
-            f"{proc.stderr[-2000:]}"
-        )
-    return json.loads(results_path.read_text())
 
 
 # ------------------------------------------------------------------- commit

@@ -12,21 +12,17 @@ from kerakit.models.cnn import blocks
 from kerakit.registry import Knob
 from kerakit.registry import register
 
-# Inception modules: (1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool proj).
-# As in torchvision, the "5x5" branch uses a 3x3 kernel. A max-pool
-# (3x3/2, then 2x2/2 before stage 5) separates stages 3, 4 and 5.
-_MODULES = (
-    ("3a", (64, 96, 128, 16, 32, 32)),
-    ("3b", (128, 128, 192, 32, 96, 64)),
-    ("4a", (192, 96, 208, 16, 48, 64)),
-    ("4b", (160, 112, 224, 24, 64, 64)),
-    ("4c", (128, 128, 256, 24, 64, 64)),
-    ("4d", (112, 144, 288, 32, 64, 64)),
-    ("4e", (256, 160, 320, 32, 128, 128)),
-    ("5a", (256, 160, 320, 32, 128, 128)),
-    ("5b", (384, 192, 384, 48, 128, 128)),
+# Inception modules of stages 3, 4, 5 (3a, 3b, 4a ... 4e, 5a, 5b), each
+# (1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool proj). As in torchvision,
+# the "5x5" branch uses a 3x3 kernel. A max-pool (3x3/2, then 2x2/2 before
+# stage 5) separates the stages.
+_STAGES = (
+    ("3", ((64, 96, 128, 16, 32, 32), (128, 128, 192, 32, 96, 64))),
+    ("4", ((192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64),
+           (128, 128, 256, 24, 64, 64), (112, 144, 288, 32, 64, 64),
+           (256, 160, 320, 32, 128, 128))),
+    ("5", ((256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128))),
 )
-_AUX_AFTER = ("4a", "4d")
 _AUX_DROPOUT = 0.7
 _BN_EPSILON = 1e-3
 # Five stride-2 steps: one output cell per 32x32 pixels.
@@ -35,6 +31,8 @@ _TINY = {
     "input_shape": (32, 32, 3),
     "num_classes": 3,
     "width_multiplier": 0.0625,
+    # Fewer modules: graph tracing time grows with the layer count.
+    "stage_depths": (1, 2, 1),
 }
 _REFERENCE = (
     "Szegedy et al., 2014. Going Deeper with Convolutions. "
@@ -111,6 +109,8 @@ def _aux_head(x: Any, *, num_classes: int, scale: Any,
     canonical={"input_shape": (224, 224, 3), "num_classes": 1000},
     params=6_639_464,
     knobs=(
+        Knob("depth", "stage_depths", values=((1, 2, 1), (2, 3, 2),
+                                              (2, 5, 2))),
         Knob("width", "width_multiplier", values=(0.25, 0.5, 1.0)),
         Knob("dropout", "dropout", min_value=0.0, max_value=0.5, step=0.1),
     ),
@@ -120,6 +120,7 @@ def googlenet(
     num_classes: int = 1000,
     *,
     aux_heads: bool = False,
+    stage_depths: Sequence[int] = (2, 5, 2),
     width_multiplier: float = 1.0,
     include_top: bool = True,
     pooling: str | None = "avg",
@@ -147,7 +148,10 @@ def googlenet(
             FC 1024, dropout 0.7). The model then returns the list
             `[logits, aux1_logits, aux2_logits]`; the paper weights the
             auxiliary losses by 0.3 (`compile(loss_weights=[1, .3, .3])`).
-            Ignored when `include_top=False`.
+            Ignored when `include_top=False`. They follow the first and
+            the second-to-last module of stage 4.
+        stage_depths: Inception modules in stages 3, 4 and 5, at most
+            (2, 5, 2); a stage keeps the first modules of the paper's table.
         width_multiplier: Scales every channel count (at least 1 each).
         include_top: Whether to add the classifier.
         pooling: Head pooling: `"avg"` (paper), `"max"`, `"flatten"`, or
@@ -184,6 +188,12 @@ def googlenet(
             f"{name}: width_multiplier must be a positive number. "
             f"Received: width_multiplier={width_multiplier!r}"
         )
+    blocks.check_positive_ints(name, "stage_depths", stage_depths, length=3)
+    if any(d > len(m) for d, (_, m) in zip(stage_depths, _STAGES)):
+        raise ValueError(
+            f"{name}: stage_depths allows at most (2, 5, 2) modules. "
+            f"Received: stage_depths={stage_depths!r}"
+        )
     heads.check_image_input(
         input_shape, model=name, data_format=fmt, min_size=_MIN_SIZE,
         need_static=pooling == "flatten",
@@ -201,18 +211,24 @@ def googlenet(
     x = _basic_conv(x, scale(192), 3, name=f"{name}_conv3", **kw)
     x = _max_pool(x, 3, 2, name=f"{name}_pool2", **kw)
     aux = []
-    for key, widths in _MODULES:
-        if key in ("4a", "5a"):
-            size = 3 if key == "4a" else 2
-            x = _max_pool(x, size, 2, name=f"{name}_pool{key[0]}", **kw)
-        x = _inception(x, [scale(w) for w in widths],
-                       name=f"{name}_inception{key}", **kw)
-        if aux_heads and include_top and key in _AUX_AFTER:
-            aux.append(_aux_head(
-                x, num_classes=num_classes, scale=scale,
-                classifier_activation=classifier_activation,
-                name=f"{name}_aux{len(aux) + 1}", **kw,
-            ))
+    for (stage, table), depth in zip(_STAGES, stage_depths):
+        if stage != "3":
+            x = _max_pool(x, 3 if stage == "4" else 2, 2,
+                          name=f"{name}_pool{stage}", **kw)
+        # Aux heads after the first and second-to-last module of stage 4
+        # (4a and 4d); they share a module when stage 4 is shorter than 3.
+        aux_at = [0, max(depth - 2, 0)] if stage == "4" else []
+        for j, widths in enumerate(table[:depth]):
+            x = _inception(x, [scale(w) for w in widths],
+                           name=f"{name}_inception{stage}{'abcde'[j]}", **kw)
+            if not (aux_heads and include_top):
+                continue
+            for _ in range(aux_at.count(j)):
+                aux.append(_aux_head(
+                    x, num_classes=num_classes, scale=scale,
+                    classifier_activation=classifier_activation,
+                    name=f"{name}_aux{len(aux) + 1}", **kw,
+                ))
     x = heads.classifier_head(
         x, num_classes=num_classes, include_top=include_top, pooling=pooling,
         dropout=dropout, classifier_activation=classifier_activation,

@@ -110,6 +110,7 @@ TOP = {
     "patience": Field((int,), 5, minimum=0),
     "monitor": Field((str,), "val_accuracy"),
     "seed": Field((int,), 0, minimum=0),
+    "run_eagerly": Field((bool,), False, doc="no graph compilation (debug)"),
 }
 
 

@@ -54,6 +54,8 @@ class Recipe:
         patience: Early-stopping patience in epochs (0: never stop early).
         monitor: Logged quantity that selects the best epoch.
         seed: Seed of the splits, the weights and the augmentation.
+        run_eagerly: Run steps eagerly, without graph compilation (for
+            debugging, and for one-step smoke tests of large models).
         source: The file the recipe came from.
         overrides: The dotted overrides applied on top of the file.
     """
@@ -71,6 +73,7 @@ class Recipe:
     patience: int
     monitor: str
     seed: int
+    run_eagerly: bool = False
     description: str = ""
     source: str = "<dict>"
     overrides: dict = dataclasses.field(default_factory=dict)
@@ -131,6 +134,7 @@ class Recipe:
                                             steps_per_epoch or 100),
             loss=schema.make_loss(self.loss),
             metrics=schema.make_metrics(self.metrics),
+            run_eagerly=self.run_eagerly,
         )
         return model
 

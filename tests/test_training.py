@@ -1,0 +1,200 @@
+"""The training workflow: artifacts, test split once, NaN, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from kerakit import recipes
+from kerakit import training
+from kerakit.cli import main
+from kerakit.inference import evaluate_run
+from kerakit.inference import predict
+
+# Small but real: 300 digits -> 60 test, 24 validation, 216 training.
+FAST = {"epochs": 2, "dataset.limit": 300, "batch_size": 32}
+
+
+def test_load_splits_are_deterministic_and_disjoint():
+    recipe = recipes.load_recipe("lenet_digits", {"dataset.limit": 300})
+    a, b = training.load_splits(recipe), training.load_splits(recipe)
+    np.testing.assert_array_equal(a.test[0], b.test[0])
+    assert [len(s[0]) for s in (a.train, a.validation, a.test)] == [216, 24,
+                                                                     60]
+    assert a.input_shape == (32, 32, 1) and a.num_classes == 10
+    other = training.load_splits(recipe.with_overrides({"seed": 1}))
+    assert not np.array_equal(a.test[1], other.test[1])
+
+
+def test_default_recipe_end_to_end(tmp_path, monkeypatch):
+    calls = []
+    original = keras.Model.evaluate
+
+    def counting(self, x=None, *args, **kwargs):
+        calls.append(None if x is None else np.asarray(x).copy())
+        return original(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "evaluate", counting)
+    result = training.train("lenet_digits", tmp_path, verbose=0, **{
+        k.replace(".", "__"): v for k, v in FAST.items()})
+    splits = training.load_splits(recipes.load_recipe("lenet_digits", FAST))
+    test_x = splits.test[0]
+    on_test = [c for c in calls if c is not None and c.shape == test_x.shape
+               and np.array_equal(c, test_x)]
+    assert len(on_test) == 1  # the test split is evaluated exactly once
+
+    for name in ("recipe.json", "environment.json", "history.csv",
+                 "history.json", "metrics.json", "best.keras",
+                 "learning_curves.png", "preprocessing.json", "state.json"):
+        assert (tmp_path / name).is_file(), name
+    assert any((tmp_path / "tensorboard").rglob("events.out.tfevents*"))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics == result.metrics
+    assert metrics["backend"] == keras.backend.backend()
+    assert 1 <= metrics["best_epoch"] <= 2 and metrics["epochs_run"] == 2
+    assert set(metrics["test"]) == {"loss", "accuracy"}
+    assert set(metrics["validation"]) == {"loss", "accuracy"}
+    assert metrics["examples"] == {"train": 216, "validation": 24,
+                                   "test": 60}
+    assert len((tmp_path / "history.csv").read_text().splitlines()) == 3
+    resolved = json.loads((tmp_path / "recipe.json").read_text())
+    assert resolved["epochs"] == 2 and resolved["overrides"]["epochs"] == 2
+    env = json.loads((tmp_path / "environment.json").read_text())
+    assert env["backend"] == keras.backend.backend() and env["seed"] == 0
+    assert env["packages"]["keras"] == keras.__version__
+    assert len(result.history["val_loss"]) == 2
+
+    # The restored model is the best one, and predict uses the same steps.
+    best = keras.saving.load_model(tmp_path / "best.keras", compile=False)
+    np.testing.assert_allclose(best.predict(test_x[:4], verbose=0),
+                               result.model.predict(test_x[:4], verbose=0),
+                               rtol=1e-5, atol=1e-5)
+    raw = training.split_raw(
+        __import__("kerakit.data.datasets", fromlist=["x"]).load_dataset(
+            {"name": "digits", "limit": 300}), {}, 0)[2][0]
+    out = predict(tmp_path, raw[:5])
+    expected = best.predict(test_x[:5], verbose=0).argmax(-1).tolist()
+    assert out["classes"] == expected
+    np.save(tmp_path / "x.npy", raw[:3])
+    assert main(["predict", str(tmp_path), str(tmp_path / "x.npy")]) == 0
+
+    assert main(["evaluate", str(tmp_path)]) == 0
+    assert evaluate_run(tmp_path)["accuracy"] == pytest.approx(
+        metrics["test"]["accuracy"], abs=1e-6)
+
+    # Running the same command again returns the finished run.
+    again = training.train("lenet_digits", tmp_path, verbose=0, **{
+        k.replace(".", "__"): v for k, v in FAST.items()})
+    assert again.metrics == metrics
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path):
+    with pytest.raises(training.TrainingError, match="NaN.*learning_rate"):
+        training.train("mlp_digits", tmp_path, verbose=0, epochs=3,
+                       dataset__limit=100, preprocessing__rescale=1e38,
+                       preprocessing__standardize=False)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["status"] == "diverged" and state["epoch"] == 0
+
+
+def test_early_stopping(tmp_path):
+    result = training.train("mlp_digits", tmp_path, verbose=0, epochs=6,
+                            patience=1, dataset__limit=100,
+                            optimizer__learning_rate=0.0)
+    assert result.metrics["stopped_early"] is True
+    assert result.metrics["epochs_run"] == 2
+    assert result.metrics["best_epoch"] == 1
+
+
+def test_run_dir_of_other_settings_is_refused(tmp_path):
+    training.train("mlp_digits", tmp_path, verbose=0, epochs=1,
+                   dataset__limit=100)
+    with pytest.raises(training.TrainingError, match="different settings"):
+        training.train("mlp_digits", tmp_path, verbose=0, epochs=2,
+                       dataset__limit=100)
+    assert (tmp_path / "state.json").is_file()
+    with pytest.raises(ValueError, match="Cannot carve"):
+        training.train("mlp_digits", tmp_path, verbose=0, epochs=2,
+                       dataset__limit=100, restart=True,
+                       dataset__test_fraction=0.0)
+    assert not (tmp_path / "state.json").exists()  # restart cleared it
+
+
+def test_default_run_dir_is_stable(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAKIT_RUNS_DIR", str(tmp_path))
+    a = training.default_run_dir(recipes.load_recipe("lenet_digits"))
+    b = training.default_run_dir(recipes.load_recipe("lenet_digits"))
+    c = training.default_run_dir(recipes.load_recipe("lenet_digits",
+                                                     {"epochs": 3}))
+    assert a == b != c and a.parent == tmp_path
+    assert keras.backend.backend() in a.name
+
+
+def test_resume_after_kill(tmp_path):
+    """Kill a training process after an epoch; the same command resumes."""
+    epochs = 4
+    sets = {"epochs": epochs, "dataset.limit": 300, "batch_size": 16}
+    argv = [sys.executable, "-m", "kerakit", "train", "lenet_digits",
+            "--run-dir", str(tmp_path), "--quiet"]
+    for key, value in sets.items():
+        argv += ["--set", f"{key}={value}"]
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    state_file = tmp_path / "state.json"
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if state_file.exists():
+                state = json.loads(state_file.read_text())
+                if state["epoch"] >= 1:
+                    break
+            time.sleep(0.02)
+        assert proc.poll() is None, "training ended before it was killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed_at = json.loads(state_file.read_text())["epoch"]
+    assert 1 <= killed_at < epochs
+    result = training.train("lenet_digits", tmp_path, verbose=0, **sets)
+    assert result.metrics["resumed_from"] == [killed_at]
+    assert result.metrics["epochs_run"] == epochs
+    assert len(result.history["loss"]) == epochs
+    # The optimizer state (step count, moments) came back with the weights.
+    steps = -(-216 // 16)
+    assert int(result.model.optimizer.iterations) == epochs * steps
+    assert (tmp_path / "best.keras").is_file()
+
+
+def _mock_tfds(recipe):
+    if not recipe.dataset["name"].startswith("tfds:"):
+        return None
+    tfds = pytest.importorskip("tensorflow_datasets")
+    return tfds.testing.mock_data(num_examples=12)
+
+
+@pytest.mark.parametrize("name", recipes.list_recipes())
+def test_every_shipped_recipe_runs_one_short_epoch(name, tmp_path):
+    # Eager steps: the recipe's full-size model without minutes of graph
+    # compilation for a 3-step smoke test.
+    recipe = recipes.load_recipe(name, {"epochs": 1, "dataset.limit": 12,
+                                        "batch_size": 4,
+                                        "run_eagerly": True})
+    mock = _mock_tfds(recipe)
+    if mock is None:
+        result = training.train(recipe, tmp_path, verbose=0)
+    else:
+        with mock:
+            result = training.train(recipe, tmp_path, verbose=0)
+    assert np.isfinite(result.metrics["test"]["loss"])
+    assert (tmp_path / "best.keras").is_file()

@@ -172,7 +172,7 @@ def googlenet(
     >>> import kerakit
     >>> m = kerakit.build("googlenet", input_shape=(32, 32, 3),
     ...                   num_classes=10, width_multiplier=0.0625,
-    ...                   aux_heads=True)
+    ...                   stage_depths=(1, 2, 1), aux_heads=True)
     >>> [tuple(o.shape) for o in m.outputs]
     [(None, 10), (None, 10), (None, 10)]
 

@@ -96,7 +96,7 @@ def mobilenet_v1(
     Example:
     >>> import kerakit
     >>> m = kerakit.build("mobilenet_v1", input_shape=(32, 32, 1),
-    ...                   num_classes=10, width_multiplier=0.25)
+    ...                   num_classes=10, depth_multiplier=0.5)
     >>> m.output_shape
     (None, 10)
 

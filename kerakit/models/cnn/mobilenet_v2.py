@@ -286,8 +286,11 @@ def mobilenet_v2(
 
     Example:
     >>> import kerakit
-    >>> kerakit.build("mobilenet").count_params()
-    3538984
+    >>> m = kerakit.build("mobilenet", input_shape=(32, 32, 1),
+    ...                   num_classes=10, stage_depths=(1, 2),
+    ...                   stage_widths=(16, 24), stage_strides=(1, 2))
+    >>> m.output_shape
+    (None, 10)
 
     Reference:
         Sandler et al., 2018. https://arxiv.org/abs/1801.04381

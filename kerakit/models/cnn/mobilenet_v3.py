@@ -125,7 +125,7 @@ def mobilenet_v3(
     Example:
     >>> import kerakit
     >>> m = kerakit.build("mobilenet_v3_small", input_shape=(32, 32, 3),
-    ...                   num_classes=10, width_multiplier=0.25)
+    ...                   num_classes=10, depth_multiplier=0.25)
     >>> m.output_shape
     (None, 10)
 

@@ -289,7 +289,7 @@ def gan(
     >>> import kerakit
     >>> m = kerakit.build("dcgan", input_shape=(8, 8, 1), stage_widths=(4,),
     ...                   latent_dim=2)
-    >>> m.generator.output_shape, m.output_shape
+    >>> m.generator.output_shape, m.discriminator.output_shape
     ((None, 8, 8, 1), (None, 1))
 
     Reference:

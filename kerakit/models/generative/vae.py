@@ -41,7 +41,7 @@ class VAESampling(keras.layers.Layer):
     Example:
     >>> layer = VAESampling(beta=1.0)
     >>> mean = keras.ops.zeros((2, 3))
-    >>> layer([mean, mean]).shape
+    >>> tuple(layer([mean, mean]).shape)
     (2, 3)
     """
 
@@ -88,7 +88,7 @@ class ReconstructionLoss(keras.layers.Layer):
     Example:
     >>> layer = ReconstructionLoss("mse")
     >>> x = keras.ops.ones((2, 4))
-    >>> layer([x, x]).shape
+    >>> tuple(layer([x, x]).shape)
     (2, 4)
     """
 

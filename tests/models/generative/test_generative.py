@@ -42,14 +42,13 @@ def test_denoising_autoencoder_submodels_survive_saving(tmp_path):
     assert tuple(submodel(loaded, "decoder")(code).shape) == (4, 8, 8, 1)
 
 
-@pytest.mark.parametrize("architecture", ["dense", "conv"])
-def test_vae_learns_and_samples(architecture, tmp_path):
-    x = _digits(64)
-    model = kerakit.build("vae", input_shape=(8, 8, 1),
-                          architecture=architecture, stage_widths=(8, 16),
-                          latent_dim=2, beta=0.5)
+def test_vae_learns_and_samples(tmp_path):
+    # The sweep trains the conv VAE; this covers the dense one.
+    x = _digits(32)
+    model = kerakit.build("vae", input_shape=(8, 8, 1), architecture="dense",
+                          stage_widths=(16,), latent_dim=2, beta=0.5)
     model.compile(keras.optimizers.Adam(1e-2))
-    losses = model.fit(x, epochs=8, batch_size=32, verbose=0).history["loss"]
+    losses = model.fit(x, epochs=5, batch_size=16, verbose=0).history["loss"]
     assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
     mean, log_var = model.encode(x[:5])
     assert mean.shape == log_var.shape == (5, 2)
@@ -65,14 +64,15 @@ def test_vae_learns_and_samples(architecture, tmp_path):
 
 
 def test_gan_trains_without_collapse(tmp_path):
-    x = _digits(128)
-    model = kerakit.build("dcgan", input_shape=(8, 8, 1), stage_widths=(8, 16),
+    x = _digits(64)
+    model = kerakit.build("dcgan", input_shape=(8, 8, 1), stage_widths=(4, 8),
                           latent_dim=4, label_smoothing=0.1, seed=0)
     model.compile(keras.optimizers.Adam(2e-4, beta_1=0.5))
-    history = model.fit(x, epochs=15, batch_size=32, verbose=0).history
+    # 40 adversarial steps.
+    history = model.fit(x, epochs=20, batch_size=32, verbose=0).history
     for key in ("d_loss", "g_loss", "d_accuracy"):
         assert np.all(np.isfinite(history[key])), (key, history[key])
-    assert max(history["d_accuracy"][5:]) < 1.0, history["d_accuracy"]
+    assert max(history["d_accuracy"][10:]) < 1.0, history["d_accuracy"]
     assert model.generate(5).shape == (5, 8, 8, 1)
     path = os.path.join(tmp_path, "gan.keras")
     model.save(path)

@@ -41,11 +41,10 @@ class GATConv(keras.layers.Layer):
         **kwargs: Base `Layer` arguments (`name`, `dtype`).
 
     Example:
-    >>> x = keras.ops.ones((1, 3, 2))
-    >>> a = keras.ops.convert_to_tensor([[[0, 1, 0], [1, 0, 1], [0, 1, 0]]],
-    ...                                 "float32")
-    >>> tuple(GATConv(4, num_heads=2)([x, a]).shape)
-    (1, 3, 8)
+    >>> nodes = keras.Input((3, 2))      # 3 nodes, 2 features
+    >>> adjacency = keras.Input((3, 3))  # dense
+    >>> GATConv(4, num_heads=2)([nodes, adjacency]).shape
+    (None, 3, 8)
 
     Reference:
         Velickovic et al., 2017. https://arxiv.org/abs/1710.10903

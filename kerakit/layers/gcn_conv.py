@@ -33,10 +33,10 @@ class GCNConv(keras.layers.Layer):
         **kwargs: Base `Layer` arguments (`name`, `dtype`).
 
     Example:
-    >>> x = keras.ops.ones((1, 3, 2))
-    >>> edges = keras.ops.convert_to_tensor([[[0, 1], [1, 2]]], "int32")
-    >>> tuple(GCNConv(4)([x, edges]).shape)
-    (1, 3, 4)
+    >>> nodes = keras.Input((3, 2))                # 3 nodes, 2 features
+    >>> edges = keras.Input((5, 2), dtype="int32")  # 5 [source, target]
+    >>> GCNConv(4)([nodes, edges]).shape
+    (None, 3, 4)
 
     Reference:
         Kipf & Welling, 2016. https://arxiv.org/abs/1609.02907

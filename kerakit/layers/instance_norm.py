@@ -22,9 +22,8 @@ class InstanceNormalization(keras.layers.GroupNormalization):
         **kwargs: Other `GroupNormalization` arguments except `groups`.
 
     Example:
-    >>> y = InstanceNormalization()(keras.random.normal((2, 4, 4, 3)))
-    >>> tuple(y.shape)
-    (2, 4, 4, 3)
+    >>> InstanceNormalization()(keras.Input((4, 4, 3))).shape
+    (None, 4, 4, 3)
 
     Reference:
         Ulyanov et al., 2016. https://arxiv.org/abs/1607.08022

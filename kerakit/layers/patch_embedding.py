@@ -25,9 +25,8 @@ class PatchEmbedding(keras.layers.Layer):
         **kwargs: Base `Layer` arguments (`name`, `dtype`).
 
     Example:
-    >>> tokens = PatchEmbedding(4, 8)(keras.ops.ones((2, 16, 16, 3)))
-    >>> tuple(tokens.shape)
-    (2, 16, 8)
+    >>> PatchEmbedding(4, 8)(keras.Input((16, 16, 3))).shape
+    (None, 16, 8)
 
     Reference:
         Dosovitskiy et al., 2020. https://arxiv.org/abs/2010.11929

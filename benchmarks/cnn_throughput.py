@@ -187,8 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         started = time.perf_counter()
         rows.append(bench_model(name, args))
-        print(f"  {name}: {time.perf_counter() - started:.0f} s",
-              file=sys.stderr, flush=True)
+        # The table so far, so that an interrupted run still reports.
+        print(format_table(rows[-1:], args.modes).splitlines()[-1],
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
     print(format_table(rows, args.modes))
     return 0
 

@@ -181,9 +181,25 @@ def _echo_progress(logs: Path, offsets: dict[str, int]) -> None:
                 print(f"[{path.stem}] {line}", flush=True)
 
 
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """Exit this process when the launching process dies (even kill -9)."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _child(directory: str) -> int:
     """Entry point of a chief or worker process."""
     from kerakit import tuning
+
+    _exit_with_parent()
 
     space, tuner, max_trials = tuning.read_space_record(Path(directory))
     tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")

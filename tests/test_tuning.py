@@ -192,7 +192,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for(predicate, proc, timeout=240.0):
+def _wait_for(predicate, proc, timeout=900.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if predicate():
@@ -205,7 +205,7 @@ def _wait_for(predicate, proc, timeout=240.0):
     pytest.fail(f"timed out:\n{proc.stdout.read()}")
 
 
-def _finish(proc, timeout=300.0) -> str:
+def _finish(proc, timeout=900.0) -> str:
     out, _ = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, out
     return out

@@ -11,6 +11,8 @@ batch and used only when they agree.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import importlib.metadata
 import json
 import os
 from collections.abc import Sequence
@@ -21,6 +23,10 @@ import keras
 import numpy as np
 
 BATCH = 3  # check batch: not 1, so a fixed batch dimension shows
+SIDECAR = "export.json"
+ARTIFACTS = {"saved_model": ".", "onnx": "model.onnx", "keras": "model.keras"}
+_PACKAGES = ("kerakit", "keras", "tensorflow", "jax", "torch", "numpy",
+             "onnx", "onnxruntime", "tf2onnx", "onnxscript")
 
 
 @dataclasses.dataclass
@@ -165,6 +171,76 @@ def _run(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
     if isinstance(out, dict):
         outs = list(out.values())
     return [keras.ops.convert_to_numpy(o) for o in outs]
+
+
+# ------------------------------------------------------ targets, sidecar
+def check_target(target: Path, overwrite: bool) -> Path:
+    """Refuse an existing `target` unless `overwrite`; return it absolute."""
+    target = target.expanduser().absolute()
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise FileExistsError(
+                f"{target} exists and is not a directory; choose another "
+                "output directory."
+            )
+        if not overwrite:
+            raise FileExistsError(
+                f"{target} already exists. Pass overwrite=True (CLI: "
+                "--overwrite) to replace it, or choose another output "
+                "directory."
+            )
+    return target
+
+
+def make_parents(folder: Path) -> list[Path]:
+    """Create `folder` and missing parents; return the created ones."""
+    missing = []
+    probe = folder
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    if not probe.is_dir():
+        raise NotADirectoryError(
+            f"Cannot write an export under {folder}: {probe} is a file, not "
+            "a directory. Choose another output directory."
+        )
+    for path in reversed(missing):
+        path.mkdir()
+    return list(reversed(missing))
+
+
+def _versions() -> dict[str, str | None]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def sidecar(prep: Prepared, ver: dict[str, Any], format: str, route: str,
+            backend: str, verify: bool) -> dict[str, Any]:
+    """The content of `export.json`."""
+    return {
+        "format": format,
+        "artifact": ARTIFACTS[format],
+        "model_name": prep.model.name,
+        "source": prep.source,
+        "inputs": ver.get("inputs") or prep.input_specs(),
+        "outputs": ver.get("outputs") or prep.output_specs(),
+        "class_names": prep.class_names,
+        "preprocessing": prep.preprocessing,
+        "exported_from_backend": backend,
+        "route": route,
+        "verification": (
+            {key: ver[key] for key in ("runtime", "max_abs_diff",
+                                       "tolerance", "batch_size")}
+            if verify else {"skipped": True}),
+        "versions": _versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"),
+    }
 
 
 # ------------------------------------------------------------ preprocessing

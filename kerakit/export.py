@@ -28,8 +28,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import importlib.metadata
 import json
 import os
 import shutil
@@ -46,10 +44,8 @@ from kerakit._export_worker import launch
 
 FORMATS = ("saved_model", "onnx", "keras")
 ROUTES = ("auto", "direct", "tensorflow")
-SIDECAR = "export.json"
-ARTIFACTS = {"saved_model": ".", "onnx": "model.onnx", "keras": "model.keras"}
-_PACKAGES = ("kerakit", "keras", "tensorflow", "jax", "torch", "numpy",
-             "onnx", "onnxruntime", "tf2onnx", "onnxscript")
+SIDECAR = source_lib.SIDECAR
+ARTIFACTS = source_lib.ARTIFACTS
 
 
 class ExportError(RuntimeError):
@@ -206,7 +202,8 @@ def export_many(
     backend = keras.backend.backend()
     chosen = "direct" if format == "keras" else (
         default_route(format, backend) if route == "auto" else route)
-    targets = [_check_target(Path(out), overwrite) for _, out in jobs]
+    targets = [source_lib.check_target(Path(out), overwrite)
+               for _, out in jobs]
     if len(set(targets)) != len(targets):
         raise ValueError("Two exports share one out_dir: give each its own.")
     prepared = [
@@ -227,7 +224,8 @@ def export_many(
         for item in staged:
             if item.index in errors:
                 continue
-            item.metadata = _sidecar(item, format, chosen, backend, verify)
+            item.metadata = source_lib.sidecar(
+                item.prep, item.verification, format, chosen, backend, verify)
             source_lib.write_json(item.staging / SIDECAR, item.metadata)
             results.append(_commit(item, format, chosen, overwrite))
     finally:
@@ -273,43 +271,10 @@ class _Staged:
                 break
 
 
-def _check_target(target: Path, overwrite: bool) -> Path:
-    target = target.expanduser().absolute()
-    if target.exists() or target.is_symlink():
-        if not target.is_dir():
-            raise FileExistsError(
-                f"{target} exists and is not a directory; choose another "
-                "output directory."
-            )
-        if not overwrite:
-            raise FileExistsError(
-                f"{target} already exists. Pass overwrite=True (CLI: "
-                "--overwrite) to replace it, or choose another output "
-                "directory."
-            )
-    return target
-
-
-def _make_parents(folder: Path) -> list[Path]:
-    missing = []
-    probe = folder
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    if not probe.is_dir():
-        raise NotADirectoryError(
-            f"Cannot write an export under {folder}: {probe} is a file, not "
-            "a directory. Choose another output directory."
-        )
-    for path in reversed(missing):
-        path.mkdir()
-    return list(reversed(missing))
-
-
 def _stage(index: int, prep: source_lib.Prepared, target: Path, format: str,
            work: Path) -> _Staged:
     try:
-        created = _make_parents(target.parent)
+        created = source_lib.make_parents(target.parent)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.",
                                         suffix=".partial", dir=target.parent))
     except PermissionError as err:
@@ -402,41 +367,6 @@ def _verify_all(staged: list[_Staged], format: str, work: Path,
 
 
 # ------------------------------------------------------------------- commit
-def _versions() -> dict[str, str | None]:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def _sidecar(item: _Staged, format: str, route: str, backend: str,
-             verify: bool) -> dict[str, Any]:
-    prep = item.prep
-    ver = item.verification
-    return {
-        "format": format,
-        "artifact": ARTIFACTS[format],
-        "model_name": prep.model.name,
-        "source": prep.source,
-        "inputs": ver.get("inputs") or prep.input_specs(),
-        "outputs": ver.get("outputs") or prep.output_specs(),
-        "class_names": prep.class_names,
-        "preprocessing": prep.preprocessing,
-        "exported_from_backend": backend,
-        "route": route,
-        "verification": (
-            {key: ver[key] for key in ("runtime", "max_abs_diff",
-                                       "tolerance", "batch_size")}
-            if verify else {"skipped": True}),
-        "versions": _versions(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
-            timespec="seconds"),
-    }
-
-
 def _commit(item: _Staged, format: str, route: str,
             overwrite: bool) -> ExportResult:
     target = item.target

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 
 from kerakit import heads
+from kerakit.registry import Knob
 from kerakit.registry import register
 
 _TINY = {
@@ -26,6 +27,10 @@ _TINY = {
     "document recognition.",
     canonical={"input_shape": (32, 32, 1), "num_classes": 10},
     params=61_706,
+    knobs=(
+        Knob("depth", "dense_widths", values=((84,), (120, 84), (240, 120, 84))),
+        Knob("width", "conv_widths", values=((6, 16, 120), (12, 32, 240))),
+    ),
 )
 def lenet5(
     input_shape: Sequence[int | None] = (32, 32, 1),

@@ -1,15 +1,41 @@
 #!/usr/bin/env bash
 # Run the whole suite once per Keras backend (the backend is fixed per
 # process). Extra arguments go to every pytest run.
+#
+# Two lanes share the machine: jax (whose XLA compiles are mostly
+# single-threaded) runs beside tensorflow-then-torch. Each run's output goes
+# to a log that is printed whole when its lane ends. KERAKIT_SERIAL=1 runs the
+# three backends one after another instead.
 set -u
 cd "$(dirname "$0")/.."
+logs=$(mktemp -d)
+
+run_backend() {
+  local backend=$1; shift
+  KERAS_BACKEND=$backend python -m pytest tests kerakit --doctest-modules \
+    -p no:cacheprovider "$@" > "$logs/$backend.log" 2>&1
+  echo $? > "$logs/$backend.rc"
+}
+
+if [ "${KERAKIT_SERIAL:-0}" = 1 ]; then
+  for backend in tensorflow jax torch; do run_backend "$backend" "$@"; done
+else
+  run_backend jax "$@" &
+  jax_lane=$!
+  run_backend tensorflow "$@"
+  run_backend torch "$@"
+  wait "$jax_lane"
+fi
+
 status=0
 for backend in tensorflow jax torch; do
   echo "=== KERAS_BACKEND=$backend ==="
-  KERAS_BACKEND=$backend python -m pytest tests kerakit --doctest-modules \
-    -p no:cacheprovider "$@"
-  code=$?
-  # Exit 5 means "no tests collected"; anything else non-zero is a failure.
-  if [ "$code" -ne 0 ]; then status=$code; fi
+  cat "$logs/$backend.log"
+  code=$(cat "$logs/$backend.rc" 2>/dev/null || echo 1)
+  if [ "$code" -ne 0 ]; then
+    echo "=== $backend: pytest exited with $code ==="
+    status=1
+  fi
 done
+rm -rf "$logs"
 exit $status

@@ -147,6 +147,7 @@ class ModelTestCase:
 
     fit_steps = 5
     learning_rate = 1e-3
+    max_traced_layers = 150
 
     def run_model_test(
         self,
@@ -248,8 +249,18 @@ class ModelTestCase:
         loss_key: str = "loss",
         expect_decrease: bool = True,
     ) -> None:
+        # TensorFlow traces the whole train step into a graph first, which
+        # takes minutes for the 500-700-layer variants (DenseNet-201,
+        # ResNet-152) even at tiny widths; eager execution checks the same
+        # maths in seconds. Smaller models keep the traced step.
+        deep_on_tf = (
+            keras.backend.backend() == "tensorflow"
+            and len(model.layers) > self.max_traced_layers
+        )
         model.compile(
-            optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss
+            optimizer=keras.optimizers.Adam(self.learning_rate),
+            loss=loss,
+            run_eagerly=deep_on_tf,
         )
         before = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
         kwargs = {"epochs": self.fit_steps, "verbose": 0, "shuffle": False}

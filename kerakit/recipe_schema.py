@@ -46,7 +46,7 @@ _TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number",
 
 DATASET = {
     "name": Field((str,), "digits", doc="digits | tfds:NAME | npz:PATH | "
-                  "folder:PATH"),
+                  "folder:PATH | generated:reversal"),
     "train_split": Field((str,), "train"),
     "validation_split": Field((str,), "", doc="empty: carve from train"),
     "test_split": Field((str,), "test"),
@@ -55,6 +55,28 @@ DATASET = {
     "data_dir": Field((str,), ""),
     "image_size": Field((list,), [], doc="[height, width] for folders"),
     "limit": Field((int,), 0, minimum=0, doc="cap examples per split"),
+    # Sizes of a generated dataset (`generated:TASK`); ignored otherwise.
+    "examples": Field((int,), 2000, minimum=3, doc="generated: examples"),
+    "sequence_length": Field((int,), 5, minimum=1,
+                             doc="generated: tokens per source"),
+    "vocabulary_size": Field((int,), 10, minimum=4,
+                             doc="generated: ids 0-2 are pad/start/end"),
+}
+
+# Generated datasets (`dataset.name = "generated:TASK"`).
+GENERATED_TASKS = ("reversal",)
+
+# What the model is fitted against (see `kerakit.recipe_tasks`).
+TARGETS = ("labels", "inputs", "none", "teacher_forcing")
+
+# Fields added after recipes were first fingerprinted: a resolved recipe
+# leaves them out of its fingerprint while they hold these defaults, so
+# existing run directories keep their names.
+LATER_DEFAULTS = {
+    ("target",): "labels",
+    ("dataset", "examples"): 2000,
+    ("dataset", "sequence_length"): 5,
+    ("dataset", "vocabulary_size"): 10,
 }
 
 AUGMENT = {
@@ -103,7 +125,11 @@ TOP = {
     "dataset": DATASET,
     "preprocessing": PREPROCESSING,
     "optimizer": OPTIMIZER,
-    "loss": Field((str, dict), "sparse_categorical_crossentropy"),
+    "target": Field((str,), "labels", choices=TARGETS,
+                    doc="labels | inputs (reconstruction) | none (the model "
+                    "owns its loss) | teacher_forcing (seq2seq)"),
+    "loss": Field((str, dict), "sparse_categorical_crossentropy",
+                  doc='a loss name or table; "none" with target = "none"'),
     "metrics": Field((list,), ["accuracy"]),
     "batch_size": Field((int,), 32, minimum=1),
     "epochs": Field((int,), 10, minimum=1),
@@ -300,6 +326,48 @@ def rescale_factor(value: float | str) -> float:
     return float(value)
 
 
+def _check_target(fields: dict, loss_name: str) -> None:
+    """Check `target`, `loss`, `metrics` and a generated dataset agree."""
+    target, metrics = fields["target"], fields["metrics"]
+    if target == "none" and loss_name != "none":
+        _fail("loss", f"is {loss_name!r} but target = 'none' gives the "
+              "model no targets: use loss = 'none' (the model adds its "
+              "own loss, e.g. a VAE or GAN).")
+    if loss_name == "none" and target != "none":
+        _fail("target", f"is {target!r} but loss = 'none' compiles "
+              "without a loss, so targets would be ignored: use target = "
+              "'none'.")
+    if target == "none" and metrics:
+        _fail("metrics", "must be [] when target = 'none' (no targets to "
+              f"compare with; the model logs its own). Received: "
+              f"{list(metrics)!r}.")
+    if target == "inputs" and loss_name.startswith("sparse_"):
+        _fail("loss", f"{loss_name!r} compares integer labels, but target "
+              "= 'inputs' reconstructs the inputs: use e.g. 'mse' or "
+              "'binary_crossentropy'.")
+    if fields["preprocessing"]["one_hot"] and target != "labels":
+        _fail("preprocessing.one_hot", f"only applies to target = "
+              f"'labels'. Received target = {target!r}.")
+    dataset = fields["dataset"]
+    if not dataset["name"].startswith("generated:"):
+        return
+    generated = tuple(f"generated:{task}" for task in GENERATED_TASKS)
+    _check_field("dataset.name", dataset["name"],
+                 Field((str,), choices=generated))
+    length = fields["preprocessing"]["sequence_length"]
+    if length != dataset["sequence_length"]:
+        _fail("preprocessing.sequence_length", f"must equal "
+              f"dataset.sequence_length ({dataset['sequence_length']}) for "
+              f"{dataset['name']!r}, so the token ids stay integers. "
+              f"Received: {length!r}.")
+    vocabulary = fields["model_kwargs"].get("vocabulary_size")
+    if isinstance(vocabulary, int) and vocabulary < dataset[
+            "vocabulary_size"]:
+        _fail("model_kwargs.vocabulary_size", f"is {vocabulary} but "
+              f"dataset.vocabulary_size is {dataset['vocabulary_size']}: "
+              "the model needs an embedding row for every token id.")
+
+
 def validate(raw: dict) -> dict[str, Any]:
     """Validate a raw recipe dict; return the fields of a `Recipe`."""
     fields = _check_table("", raw, TOP)
@@ -309,7 +377,8 @@ def validate(raw: dict) -> dict[str, Any]:
     loss = fields["loss"]
     loss_name = loss if isinstance(loss, str) else loss.get("name")
     _check_field("loss" if isinstance(loss, str) else "loss.name",
-                 loss_name, Field((str,), choices=lambda: names("losses")))
+                 loss_name, Field((str,), choices=lambda: [
+                     *names("losses"), "none"]))
     if isinstance(loss, dict):
         kwargs = {k: v for k, v in loss.items() if k != "name"}
         _check_kwargs("loss", "losses", loss_name, kwargs)
@@ -318,10 +387,18 @@ def validate(raw: dict) -> dict[str, Any]:
         _check_field(f"metrics[{i}]", metric,
                      Field((str,), choices=lambda: names("metrics")))
     fields["metrics"] = tuple(metrics)
+    _check_target(fields, loss_name)
     allowed = ["loss", "val_loss"] + [
         p + m for m in metrics for p in ("", "val_")]
-    _check_field("monitor", fields["monitor"],
-                 Field((str,), choices=tuple(allowed)))
+    if loss_name == "none":
+        # The model logs its own names (a GAN: d_loss, g_loss, ...); the
+        # trainer checks the monitor against them after the first epoch.
+        if not re.fullmatch(r"(val_)?[a-z][a-z0-9_]*", fields["monitor"]):
+            _fail("monitor", "must name a logged quantity such as "
+                  f"'val_loss'. Received: {fields['monitor']!r}.")
+    else:
+        _check_field("monitor", fields["monitor"],
+                     Field((str,), choices=tuple(allowed)))
     rescale_factor(fields["preprocessing"]["rescale"])
     for key in ("dataset.image_size", "preprocessing.image_size"):
         section, sub = key.split(".")
@@ -348,7 +425,12 @@ def validate(raw: dict) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- building
 def make_loss(loss: str | dict) -> Any:
-    """Build the loss object; cross-entropies default to `from_logits`."""
+    """Build the loss object; cross-entropies default to `from_logits`.
+
+    `"none"` gives `None`: the model adds its own loss.
+    """
+    if loss == "none":
+        return None
     if isinstance(loss, str):
         name, kwargs = loss, {}
     else:

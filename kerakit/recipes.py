@@ -44,10 +44,12 @@ class Recipe:
         model_kwargs: Factory keyword arguments. `input_shape` and
             `num_classes` come from the dataset when omitted.
         dataset: Dataset settings: `name` (`"digits"`, `"tfds:mnist"`,
-            `"npz:path"`, `"folder:path"`), `splits`, fractions, `data_dir`.
+            `"npz:path"`, `"folder:path"`, `"generated:reversal"`),
+            `splits`, fractions, `data_dir`, sizes of generated data.
         preprocessing: Normalisation, resizing, augmentation, one-hot, text.
         optimizer: `name`, `learning_rate`, `schedule` and optimizer kwargs.
-        loss: Loss name, or a dict with `name` and loss kwargs.
+        loss: Loss name, or a dict with `name` and loss kwargs; `"none"`
+            when the model adds its own loss (VAE, GAN).
         metrics: Metric names.
         batch_size: Training batch size.
         epochs: Maximum number of epochs.
@@ -56,6 +58,10 @@ class Recipe:
         seed: Seed of the splits, the weights and the augmentation.
         run_eagerly: Run steps eagerly, without graph compilation (for
             debugging, and for one-step smoke tests of large models).
+        target: What the model is fitted against: `"labels"` (default),
+            `"inputs"` (reconstruction: y = x), `"none"` (`fit(x)`; the
+            model owns its loss) or `"teacher_forcing"` (seq2seq: x becomes
+            `{"source": x, "target_in": y shifted right behind 1}`).
         source: The file the recipe came from.
         overrides: The dotted overrides applied on top of the file.
     """
@@ -74,6 +80,7 @@ class Recipe:
     monitor: str
     seed: int
     run_eagerly: bool = False
+    target: str = "labels"
     description: str = ""
     source: str = "<dict>"
     overrides: dict = dataclasses.field(default_factory=dict)
@@ -89,6 +96,13 @@ class Recipe:
         data = self.to_dict()
         data.pop("source")
         data.pop("overrides")
+        for path, default in schema.LATER_DEFAULTS.items():
+            *parents, key = path
+            node = data
+            for part in parents:
+                node = node[part]
+            if node.get(key) == default:
+                node.pop(key)
         text = json.dumps(data, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:10]
 

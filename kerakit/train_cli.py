@@ -16,10 +16,12 @@ import argparse
 import json
 import sys
 
+DEFAULT_RECIPE = "lenet_digits"
+
 
 def add_train(parser: argparse.ArgumentParser) -> None:
     """Arguments of `kerakit train`."""
-    parser.add_argument("recipe", nargs="?", default="lenet_digits",
+    parser.add_argument("recipe", nargs="?", default=DEFAULT_RECIPE,
                         help="recipe name or .toml path (default: the "
                         "offline lenet_digits)")
     parser.add_argument("--set", action="append", default=[],
@@ -111,11 +113,14 @@ def add_recipes(parser: argparse.ArgumentParser) -> None:
 
 
 def run_recipes(args: argparse.Namespace) -> int:
-    """List the shipped recipes, one line each."""
+    """List the shipped recipes, one line each, the default first."""
     from kerakit.recipes import list_recipes
     from kerakit.recipes import load_recipe
 
-    for name in list_recipes():
+    names = list_recipes()
+    if DEFAULT_RECIPE in names:
+        names = [DEFAULT_RECIPE] + [n for n in names if n != DEFAULT_RECIPE]
+    for name in names:
         try:
             recipe = load_recipe(name)
             line = f"{name:<24} {recipe.description}"

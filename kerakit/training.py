@@ -9,12 +9,16 @@
   running the same command again after Ctrl-C or a kill continues from the
   last finished epoch;
 - at the end the best weights are restored and the test split is evaluated
-  exactly once.
+  exactly once;
+- the recipe's `target` says what the model fits against (labels, its
+  inputs, nothing for models that own their loss, or teacher forcing);
+  task reports (sample grids, greedy decoding) come from
+  `kerakit.recipe_tasks`.
 
 Example:
 >>> splits = load_splits("lenet_digits")
 >>> splits.input_shape, splits.num_classes, len(splits.test[0])
-((32, 32, 1), 10, 360)
+((32, 32, 1), 10, 359)
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerakit import recipe_tasks
 from kerakit import runs
 from kerakit.data.datasets import RawData
 from kerakit.data.datasets import load_dataset
@@ -56,6 +61,7 @@ class Splits:
         num_classes: Number of classes.
         class_names: Class names.
         preprocessor: The fitted `Preprocessor` (saved with the run).
+        target: The recipe's `target` (how `(x, y)` feed the model).
     """
 
     train: tuple[np.ndarray, np.ndarray]
@@ -65,12 +71,18 @@ class Splits:
     num_classes: int
     class_names: list[str]
     preprocessor: Preprocessor
+    target: str = "labels"
 
     def train_batches(self, batch_size: int, seed: int = 0,
                       epoch: int = 0) -> TrainBatches:
         """Shuffled (and augmented, if the recipe says so) batches."""
-        return TrainBatches(*self.train, batch_size, self.preprocessor,
-                            seed=seed, epoch=epoch)
+        return recipe_tasks.TargetBatches(
+            *self.train, batch_size, self.preprocessor, seed=seed,
+            epoch=epoch, target=self.target)
+
+    def fit_data(self, part: str) -> tuple:
+        """A split packed for `fit`/`evaluate`, e.g. `fit_data("test")`."""
+        return recipe_tasks.pack(*getattr(self, part), self.target)
 
 
 @dataclasses.dataclass
@@ -96,10 +108,12 @@ def _carve(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
             f"set dataset.{what}_fraction between 0 and 1 (exclusive), or "
             "give the dataset more examples."
         )
-    counts = np.bincount(y.astype(int))
-    counts = counts[counts > 0]
-    stratify = y if counts.min() >= 2 and take >= len(counts) and (
-        n - take >= len(counts)) else None
+    stratify = None
+    if y.ndim == 1:  # class labels; not token sequences
+        counts = np.bincount(y.astype(int))
+        counts = counts[counts > 0]
+        stratify = y if counts.min() >= 2 and take >= len(counts) and (
+            n - take >= len(counts)) else None
     xa, xb, ya, yb = train_test_split(x, y, test_size=take,
                                       random_state=seed, stratify=stratify)
     return (xa, ya), (xb, yb)
@@ -137,7 +151,7 @@ def load_splits(recipe: Recipe | str) -> Splits:
 
     train, validation, test = map(prepare, (train, validation, test))
     return Splits(train, validation, test, tuple(train[0].shape[1:]),
-                  raw.num_classes, list(raw.class_names), pre)
+                  raw.num_classes, list(raw.class_names), pre, recipe.target)
 
 
 def default_run_dir(recipe: Recipe) -> Path:
@@ -152,7 +166,8 @@ def default_run_dir(recipe: Recipe) -> Path:
 
 
 def _mode(monitor: str) -> str:
-    return "min" if monitor.endswith("loss") else "max"
+    # Losses and the GAN's sample distance (`mmd`) fall as models improve.
+    return "min" if monitor.endswith(("loss", "mmd")) else "max"
 
 
 class _RunCallback(keras.callbacks.Callback):
@@ -173,8 +188,9 @@ class _RunCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None
                            ) -> None:
-        loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
+        # Every logged loss: a GAN logs `d_loss` and `g_loss`, no `loss`.
+        losses = [v for k, v in (logs or {}).items() if k.endswith("loss")]
+        if not all(math.isfinite(float(v)) for v in losses):
             self.nan_at = (self.epoch + 1, batch + 1)
             self.model.stop_training = True
 
@@ -296,14 +312,18 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
         _resume(model, run_dir)
     run_cb = _RunCallback(run_dir, state, recipe)
     started = time.time()
+    # A GAN has no validation step: its val_* logs come from a callback.
+    validation, first = (None, [recipe_tasks.AdversarialValidation(
+        splits.validation[0], recipe.batch_size, recipe.seed)]) if (
+        recipe_tasks.is_gan(model)) else (splits.fit_data("validation"), [])
     if state["epoch"] < recipe.epochs and not state["stopped_early"]:
         model.fit(
             splits.train_batches(recipe.batch_size, recipe.seed,
                                  state["epoch"]),
-            validation_data=splits.validation,
+            validation_data=validation,
             validation_batch_size=recipe.batch_size,
             epochs=recipe.epochs, initial_epoch=state["epoch"],
-            callbacks=[run_cb, keras.callbacks.TensorBoard(
+            callbacks=[*first, run_cb, keras.callbacks.TensorBoard(
                 str(run_dir / "tensorboard"), write_graph=False),
                 *(callbacks or [])],
             verbose=verbose,
@@ -326,8 +346,8 @@ def _finish(model: keras.Model, recipe: Recipe, splits: Splits,
             run_dir: Path, state: dict, started: float) -> TrainResult:
     best = keras.saving.load_model(run_dir / "best.keras", compile=False)
     model.set_weights(best.get_weights())
-    test = model.evaluate(*splits.test, batch_size=recipe.batch_size,
-                          return_dict=True, verbose=0)
+    test = recipe_tasks.evaluate(model, splits.test, recipe.target,
+                                 recipe.batch_size, recipe.seed)
     history = state["history"]
     best_index = state["best_epoch"] - 1
     metrics = {
@@ -349,6 +369,10 @@ def _finish(model: keras.Model, recipe: Recipe, splits: Splits,
                      "test": len(splits.test[0])},
         "seconds_last_session": round(time.time() - started, 2),
     }
+    extra = recipe_tasks.report(model, recipe.target, splits, run_dir,
+                                recipe.seed)
+    metrics["test"].update(extra.pop("test", {}))
+    metrics.update(extra)
     runs.write_json(run_dir / "metrics.json", metrics)
     runs.plot_history(run_dir / "learning_curves.png", history,
                       state["best_epoch"], f"{recipe.name} ({recipe.model})")

@@ -116,11 +116,11 @@ def test_bad_space_is_rejected_before_any_trial(tmp_path):
 
 
 def test_missing_knob_and_cli_errors_are_plain(tmp_path, capsys):
-    path = _space_file(tmp_path, 'knobs = ["depth"]\n', recipe="lenet_digits")
+    path = _space_file(tmp_path, 'knobs = ["block"]\n', recipe="lenet_digits")
     code = cli.main(["tune", str(path), "--dir", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "'lenet5' has no 'depth' knob" in err
+    assert "'lenet5' has no 'block' knob" in err
     assert "Traceback" not in err
     with pytest.raises(ValueError, match="different space"):
         tuning.write_space_record(tmp_path, tuning.load_space("mlp_digits"),

@@ -13,6 +13,10 @@ Dataset names:
         optionally `x_val`/`y_val` and `x_test`/`y_test` (or just `x`, `y`).
     `folder:PATH` (or a directory): `PATH/SPLIT/LABEL/*.png` or
         `PATH/LABEL/*.png` image files.
+    `generated:reversal`: `examples` random token sequences (x, of
+        `sequence_length` ids in `[3, vocabulary_size)`) and their reversal
+        followed by the end id 2 (y), from
+        `kerakit.models.rnn.seq2seq.reversal_task` with a fixed seed.
 
 Example:
 >>> raw = load_dataset({"name": "digits"})
@@ -73,10 +77,13 @@ def load_dataset(spec: dict[str, Any]) -> RawData:
     """
     spec = {"train_split": "train", "validation_split": "",
             "test_split": "test", "data_dir": "", "image_size": [],
-            "limit": 0, **spec}
+            "limit": 0, "examples": 2000, "sequence_length": 5,
+            "vocabulary_size": 10, **spec}
     name = spec["name"]
     if name == "digits":
         raw = _load_digits()
+    elif name.startswith("generated:"):
+        raw = _load_generated(name[10:], spec)
     elif name.startswith("tfds:"):
         raw = _load_tfds(name[5:], spec)
     elif name.startswith("npz:") or name.endswith(".npz"):
@@ -86,7 +93,8 @@ def load_dataset(spec: dict[str, Any]) -> RawData:
     else:
         raise ValueError(
             f"Unknown dataset {name!r}. Use 'digits', 'tfds:NAME' (e.g. "
-            "'tfds:mnist'), 'npz:PATH' or 'folder:PATH'."
+            "'tfds:mnist'), 'npz:PATH', 'folder:PATH' or "
+            "'generated:reversal'."
         )
     raw.name = name
     if spec["limit"]:
@@ -106,6 +114,20 @@ def _load_digits() -> RawData:
     y = data.target.astype("int64")
     return RawData("digits", (x, y), None, None, 10,
                    [str(c) for c in data.target_names], 16.0)
+
+
+def _load_generated(task: str, spec: dict[str, Any]) -> RawData:
+    if task != "reversal":
+        raise ValueError(f"Unknown generated dataset {task!r}. Known: "
+                         "'generated:reversal'.")
+    from kerakit.models.rnn.seq2seq import reversal_task
+
+    vocabulary = int(spec["vocabulary_size"])
+    x, y = reversal_task(int(spec["examples"]), vocabulary_size=vocabulary,
+                         length=int(spec["sequence_length"]), seed=0)
+    return RawData(f"generated:{task}", (x["source"], y), None, None,
+                   vocabulary, [str(i) for i in range(vocabulary)],
+                   float(vocabulary - 1))
 
 
 def _to_arrays(ds: Any) -> Arrays:

@@ -67,7 +67,7 @@ def resize_images(x: np.ndarray, size: Sequence[int],
     """Resize (or zero-pad/centre-crop) `(N, H, W, C)` images to `size`.
 
     Example:
-    >>> resize_images(np.ones((1, 8, 8, 1)), (12, 12), "pad")[0, :, :, 0].sum()
+    >>> float(resize_images(np.ones((1, 8, 8, 1)), (12, 12), "pad").sum())
     64.0
     """
     height, width = int(size[0]), int(size[1])

@@ -25,6 +25,7 @@ def test_standard_model_test(name, tmp_path):
         tmp_dir=str(tmp_path),
         loss_key=data.loss_key,
         expect_decrease=data.expect_decrease,
+        learning_rate=data.learning_rate,
     )
 
 

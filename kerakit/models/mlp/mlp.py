@@ -205,6 +205,8 @@ mlp_regressor = register(
     task="regression",
     tiny={"input_shape": (6,), "num_outputs": 2, "num_layers": 2,
           "hidden_dim": 8, "batch_norm": True, "dropout": 0.1},
+    reference="Rumelhart, Hinton & Williams, 1986. Learning representations "
+    "by back-propagating errors.",
     knobs=_KNOBS,
     test={"data": lambda kwargs: _tabular_data(
         {**kwargs, "task": "regression"})},

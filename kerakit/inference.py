@@ -54,14 +54,16 @@ def evaluate_run(run_dir: str | os.PathLike) -> dict[str, float]:
     Returns:
         Test metrics, e.g. `{"loss": 0.08, "accuracy": 0.98}`.
     """
+    from kerakit import recipe_tasks
     from kerakit.training import load_splits
 
     model, _, recipe = load_run(run_dir)
     splits = load_splits(recipe)
     recipe.compile(model)
-    out = model.evaluate(*splits.test, batch_size=recipe.batch_size,
-                         return_dict=True, verbose=0)
-    return {k: float(v) for k, v in out.items()}
+    # The recipe's target says how the split feeds the model (labels,
+    # reconstruction, no targets, teacher forcing; GANs have no evaluate).
+    return recipe_tasks.evaluate(model, splits.test, recipe.target,
+                                 recipe.batch_size, recipe.seed)
 
 
 def read_inputs(paths: Sequence[str | os.PathLike],

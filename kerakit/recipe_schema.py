@@ -77,6 +77,7 @@ LATER_DEFAULTS = {
     ("dataset", "examples"): 2000,
     ("dataset", "sequence_length"): 5,
     ("dataset", "vocabulary_size"): 10,
+    ("preprocessing", "vocabulary_size"): 0,
 }
 
 AUGMENT = {
@@ -100,7 +101,12 @@ PREPROCESSING = {
     "sequence_length": Field((int,), 0, minimum=0),
     "padding": Field((str,), "post", choices=("post", "pre")),
     "truncating": Field((str,), "post", choices=("post", "pre")),
-    "tokenizer": Field((str,), ""),
+    "tokenizer": Field((str,), "", choices=("", "word", "wordpiece"),
+                       doc="text inputs: word | wordpiece (learned on the "
+                       "training split); empty for numeric inputs"),
+    "vocabulary_size": Field((int,), 0, minimum=0,
+                             doc="tokenizer: most ids, padding and OOV "
+                             "included"),
 }
 
 # Tables that take extra keys (optimizer kwargs, checked separately).
@@ -368,6 +374,46 @@ def _check_target(fields: dict, loss_name: str) -> None:
               "the model needs an embedding row for every token id.")
 
 
+def _check_tokenizer(fields: dict) -> None:
+    """Check a text tokenizer's settings against each other and the model.
+
+    The model's `vocabulary_size` is not derived from the data: the recipe
+    sets it, at least `preprocessing.vocabulary_size`, so every id the
+    tokenizer can emit has an embedding row.
+    """
+    pre = fields["preprocessing"]
+    tokenizer = pre["tokenizer"]
+    if not tokenizer:
+        if pre["vocabulary_size"]:
+            _fail("preprocessing.vocabulary_size", "only applies with "
+                  "preprocessing.tokenizer (text inputs): set tokenizer = "
+                  "'word' or remove vocabulary_size.")
+        return
+    if pre["sequence_length"] < 1:
+        _fail("preprocessing.sequence_length", f"must be >= 1 with "
+              f"preprocessing.tokenizer = {tokenizer!r}: each text becomes "
+              "that many token ids. Set e.g. sequence_length = 200.")
+    if pre["vocabulary_size"] < 3:
+        _fail("preprocessing.vocabulary_size", f"must be >= 3 with "
+              f"preprocessing.tokenizer = {tokenizer!r} (the most ids the "
+              "tokenizer may learn, padding and out-of-vocabulary "
+              f"included). Received: {pre['vocabulary_size']!r}; set e.g. "
+              "vocabulary_size = 20000.")
+    if any(v not in (0, 0.0, "none") for v in pre["augment"].values()):
+        _fail("preprocessing.augment", "applies to images and numbers, not "
+              "to token ids: remove it when preprocessing.tokenizer is set.")
+    if "vocabulary_size" not in model_parameters(fields["model"]):
+        return
+    model_size = fields["model_kwargs"].get("vocabulary_size")
+    if not isinstance(model_size, int) or model_size < pre[
+            "vocabulary_size"]:
+        _fail("model_kwargs.vocabulary_size", f"must be >= "
+              f"preprocessing.vocabulary_size ({pre['vocabulary_size']}) "
+              "so every token id has an embedding row: set "
+              f"model_kwargs.vocabulary_size = {pre['vocabulary_size']}. "
+              f"Received: {model_size!r}.")
+
+
 def validate(raw: dict) -> dict[str, Any]:
     """Validate a raw recipe dict; return the fields of a `Recipe`."""
     fields = _check_table("", raw, TOP)
@@ -388,6 +434,7 @@ def validate(raw: dict) -> dict[str, Any]:
                      Field((str,), choices=lambda: names("metrics")))
     fields["metrics"] = tuple(metrics)
     _check_target(fields, loss_name)
+    _check_tokenizer(fields)
     allowed = ["loss", "val_loss"] + [
         p + m for m in metrics for p in ("", "val_")]
     if loss_name == "none":

@@ -50,6 +50,17 @@ def test_recipe_runs_end_to_end(name, trained):
     assert ("samples" in metrics) == has_samples
 
 
+@pytest.mark.parametrize("name", ["autoencoder_digits", "seq2seq_reversal"])
+def test_evaluate_run_reproduces_the_test_metrics(name, trained):
+    from kerakit.inference import evaluate_run
+
+    result = trained(name)
+    again = evaluate_run(result.run_dir)
+    for key, value in again.items():
+        assert value == pytest.approx(result.metrics["test"][key], rel=1e-4,
+                                      abs=1e-5), key
+
+
 @pytest.mark.parametrize("name", ["vae_digits", "gan_digits"])
 def test_samples_png_is_a_grid_of_prior_draws(name, trained):
     from matplotlib import image

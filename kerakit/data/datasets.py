@@ -8,9 +8,12 @@ with `download=False` and, when missing, fail at once with
 
 Dataset names:
     `digits`: scikit-learn's 1,797 real 8x8 digits (offline).
-    `tfds:NAME`: a prepared TensorFlow Datasets dataset, e.g. `tfds:mnist`.
+    `tfds:NAME`: a prepared TensorFlow Datasets dataset, e.g. `tfds:mnist`,
+        or text such as `tfds:imdb_reviews` (inputs: an object array of
+        `str`, decoded from UTF-8 bytes).
     `npz:PATH` (or a path ending in `.npz`): arrays `x_train`, `y_train`,
-        optionally `x_val`/`y_val` and `x_test`/`y_test` (or just `x`, `y`).
+        optionally `x_val`/`y_val` and `x_test`/`y_test` (or just `x`, `y`);
+        `x` may be numbers or strings (text for a recipe tokenizer).
     `folder:PATH` (or a directory): `PATH/SPLIT/LABEL/*.png` or
         `PATH/LABEL/*.png` image files.
     `generated:reversal`: `examples` random token sequences (x, of
@@ -53,7 +56,8 @@ class RawData:
         test: `(x, y)` or `None` when the source has none.
         num_classes: Number of classes.
         class_names: Name of each class.
-        value_max: Largest raw input value (16 for digits, 255 for images).
+        value_max: Largest raw input value (16 for digits, 255 for images;
+            1 for text).
     """
 
     name: str
@@ -130,6 +134,24 @@ def _load_generated(task: str, spec: dict[str, Any]) -> RawData:
                    float(vocabulary - 1))
 
 
+def decode_text(x: np.ndarray) -> np.ndarray:
+    """Bytes strings (TFDS text, `S` arrays) to an object array of `str`.
+
+    Other arrays come back unchanged.
+
+    Example:
+    >>> decode_text(np.array([b"caf\\xc3\\xa9"], dtype=object)).tolist()
+    ['café']
+    """
+    if x.dtype.kind == "S" or (x.dtype == object and x.size and isinstance(
+            x.flat[0], bytes)):
+        out = np.empty(x.shape, dtype=object)
+        out.flat[:] = [t.decode("utf-8", "replace") if isinstance(
+            t, bytes) else str(t) for t in x.flat]
+        return out
+    return x
+
+
 def _to_arrays(ds: Any) -> Arrays:
     import tensorflow_datasets as tfds
 
@@ -139,7 +161,8 @@ def _to_arrays(ds: Any) -> Arrays:
         ys.append(y)
     if not xs:
         raise ValueError("The TFDS split is empty.")
-    return np.concatenate(xs), np.concatenate(ys).astype("int64")
+    return decode_text(np.concatenate(xs)), np.concatenate(ys).astype(
+        "int64")
 
 
 def _load_tfds(name: str, spec: dict[str, Any]) -> RawData:
@@ -209,13 +232,13 @@ def _load_npz(path: str) -> RawData:
     def pair(*stems: str) -> Arrays | None:
         for stem in stems:
             if f"x_{stem}" in arrays and f"y_{stem}" in arrays:
-                return arrays[f"x_{stem}"], arrays[f"y_{stem}"].astype(
-                    "int64")
+                return decode_text(arrays[f"x_{stem}"]), arrays[
+                    f"y_{stem}"].astype("int64")
         return None
 
     train = pair("train")
     if train is None and "x" in arrays and "y" in arrays:
-        train = arrays["x"], arrays["y"].astype("int64")
+        train = decode_text(arrays["x"]), arrays["y"].astype("int64")
     if train is None:
         raise ValueError(
             f"{path}: needs arrays x_train and y_train (optionally x_val, "
@@ -226,7 +249,10 @@ def _load_npz(path: str) -> RawData:
     num_classes = int(labels.max()) + 1
     names = [str(n) for n in arrays.get("class_names", range(num_classes))]
     x = train[0]
-    value_max = 255.0 if x.dtype == np.uint8 else float(np.max(x) or 1.0)
+    if x.dtype.kind in "UO":  # text
+        value_max = 1.0
+    else:
+        value_max = 255.0 if x.dtype == np.uint8 else float(np.max(x) or 1.0)
     return RawData(path, train, pair("val", "validation"), pair("test"),
                    num_classes, names, value_max)
 

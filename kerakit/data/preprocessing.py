@@ -2,8 +2,10 @@
 
 A :class:`Preprocessor` holds every deterministic step (rescale, resize or
 pad to the model input, channel conversion, standardisation with statistics
-from the training split only, text padding/truncation) and saves to JSON, so
-`kerakit predict` applies exactly what training applied. Augmentation (flip,
+from the training split only, text tokenization and padding/truncation) and
+saves to JSON, so `kerakit predict` applies exactly what training applied.
+A tokenizer (`"word"` or `"wordpiece"`) learns its vocabulary from the
+training texts only and is saved with the rest. Augmentation (flip,
 rotation, translation, noise) runs per batch on the training split only, in
 :class:`TrainBatches`.
 
@@ -25,6 +27,13 @@ from typing import Any
 
 import keras
 import numpy as np
+
+from kerakit.data.text import WordTokenizer
+from kerakit.data.text import as_texts
+from kerakit.data.text import is_text
+from kerakit.data.text import train_wordpiece
+
+TOKENIZERS = ("word", "wordpiece")
 
 
 def pad_sequences(seqs: Sequence[Sequence[int]], length: int,
@@ -109,6 +118,13 @@ class Preprocessor:
         sequence_length: Pad/truncate token sequences to this length.
         padding: `"post"` or `"pre"`.
         truncating: `"post"` or `"pre"`.
+        tokenizer: `""` (inputs are numbers), `"word"`
+            (`kerakit.data.text.WordTokenizer`) or `"wordpiece"` (learned
+            locally with keras-hub): raw strings become `sequence_length`
+            ids, 0 being padding.
+        vocabulary_size: Most token ids the tokenizer may learn, padding
+            and out-of-vocabulary included (0: no cap).
+        vocabulary: The tokens learned by `fit` (id = position).
         augment: `flip`, `rotation` (degrees), `translation` (fraction),
             `noise` (std): training split only.
     """
@@ -128,7 +144,22 @@ class Preprocessor:
     sequence_length: int = 0
     padding: str = "post"
     truncating: str = "post"
+    tokenizer: str = ""
+    vocabulary_size: int = 0
+    vocabulary: list | None = None
     augment: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.tokenizer and self.tokenizer not in TOKENIZERS:
+            raise ValueError(
+                f"preprocessing.tokenizer must be one of {TOKENIZERS} (or "
+                f"empty for numeric inputs). Received: {self.tokenizer!r}")
+        if self.tokenizer and self.sequence_length < 1:
+            raise ValueError(
+                f"preprocessing.sequence_length is {self.sequence_length} "
+                f"but preprocessing.tokenizer is {self.tokenizer!r}: set "
+                "sequence_length to the number of token ids per text "
+                "(e.g. 200).")
 
     @classmethod
     def from_recipe(cls, settings: dict[str, Any], raw: Any) -> Preprocessor:
@@ -149,12 +180,65 @@ class Preprocessor:
             sequence_length=settings.get("sequence_length", 0),
             padding=settings.get("padding", "post"),
             truncating=settings.get("truncating", "post"),
+            tokenizer=settings.get("tokenizer", ""),
+            vocabulary_size=settings.get("vocabulary_size", 0),
             augment={k: v for k, v in settings.get("augment", {}).items()
                      if v not in (0, 0.0, "none")},
         )
 
+    # ------------------------------------------------------------- tokenize
+    def _check_kind(self, x: Any) -> bool:
+        """Return whether `x` is text; raise when it does not fit."""
+        text = is_text(x)
+        if self.tokenizer and not text:
+            kind = x.dtype if isinstance(x, np.ndarray) else type(
+                x).__name__
+            raise ValueError(
+                f"preprocessing.tokenizer is {self.tokenizer!r} but the "
+                f"inputs are not text (dtype {kind}): a tokenizer turns "
+                "strings into ids. Remove preprocessing.tokenizer for "
+                "numeric inputs, or give a dataset of strings.")
+        if text and not self.tokenizer:
+            raise ValueError(
+                "The inputs are text (strings) but preprocessing.tokenizer "
+                "is not set: set preprocessing.tokenizer = \"word\" (or "
+                "\"wordpiece\"), preprocessing.sequence_length (e.g. 200) "
+                "and preprocessing.vocabulary_size.")
+        return text
+
+    def _fit_tokenizer(self, texts: list[str]) -> None:
+        cap = self.vocabulary_size or None
+        if self.tokenizer == "word":
+            tok = WordTokenizer(max_tokens=cap).fit(texts)
+            self.vocabulary = list(tok.vocabulary)
+        else:
+            tok = train_wordpiece(texts, cap or 30000)
+            self.vocabulary = [str(t) for t in tok.get_vocabulary()][
+                :cap or None]
+        self._tok = None
+
+    def _token_ids(self, x: Any) -> np.ndarray:
+        if not self.vocabulary:
+            raise ValueError("The tokenizer has no vocabulary: call "
+                             "fit(train_texts) first.")
+        if getattr(self, "_tok", None) is None:
+            if self.tokenizer == "word":
+                self._tok = WordTokenizer(vocabulary=self.vocabulary)
+            else:
+                import keras_hub
+
+                self._tok = keras_hub.tokenizers.WordPieceTokenizer(
+                    vocabulary=list(self.vocabulary), lowercase=True)
+        ids = self._tok(as_texts(x))
+        if hasattr(ids, "to_list"):
+            ids = ids.to_list()
+        return pad_sequences(ids, self.sequence_length, self.padding,
+                             self.truncating)
+
     # ------------------------------------------------------------ transform
     def _base(self, x: Any) -> np.ndarray:
+        if self._check_kind(x):
+            return self._token_ids(x)
         if self.sequence_length:
             return pad_sequences(x, self.sequence_length, self.padding,
                                  self.truncating)
@@ -176,7 +260,11 @@ class Preprocessor:
         return x.astype("float32")
 
     def fit(self, x_train: Any) -> Preprocessor:
-        """Compute standardisation statistics from the training split."""
+        """Learn the vocabulary or standardisation statistics (training split).
+        """
+        if self._check_kind(x_train):
+            self._fit_tokenizer(as_texts(x_train))
+            return self
         if self.standardize and not self.sequence_length:
             x = self._base(x_train)
             axes = tuple(range(x.ndim - 1)) if x.ndim == 4 else 0

@@ -57,6 +57,38 @@ def read_corpus(corpus: str | os.PathLike | Iterable[str]) -> list[str]:
     return texts
 
 
+def is_text(x: Any) -> bool:
+    """Whether `x` is a string or a batch of strings (str or bytes).
+
+    Example:
+    >>> is_text(np.array(["a b", "c"])), is_text(np.zeros((2, 3)))
+    (True, False)
+    """
+    if isinstance(x, (str, bytes)):
+        return True
+    if isinstance(x, (list, tuple)):
+        return bool(x) and isinstance(x[0], (str, bytes))
+    if not isinstance(x, np.ndarray):
+        return False
+    if x.dtype.kind in "US":
+        return True
+    return x.dtype == object and x.size > 0 and isinstance(
+        x.flat[0], (str, bytes))
+
+
+def as_texts(x: Any) -> list[str]:
+    """A text or a batch of texts as a list of `str` (bytes as UTF-8).
+
+    Example:
+    >>> as_texts(np.array([b"a b", "c"], dtype=object))
+    ['a b', 'c']
+    """
+    items = [x] if isinstance(x, (str, bytes)) else list(
+        np.asarray(x, dtype=object).reshape(-1))
+    return [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t)
+            for t in items]
+
+
 def pad_or_truncate(ids: Sequence[Sequence[int]], length: int,
                     padding: str = "post", truncation: str = "post",
                     pad_id: int = 0) -> np.ndarray:

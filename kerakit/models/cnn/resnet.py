@@ -233,7 +233,7 @@ def _tiny(block: str, depths: Sequence[int]) -> dict[str, Any]:
 
 # The deep bottleneck variants need a smaller Adam step in the standard
 # training check (see kerakit.testing.SweepData).
-_DEEP_TEST = {"learning_rate": 1e-5}
+_DEEP_TEST = {"learning_rate": 1e-6}
 
 
 def _variant(name: str) -> Any:

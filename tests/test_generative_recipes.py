@@ -118,6 +118,15 @@ def test_generated_reversal_splits_keep_integer_tokens():
     np.testing.assert_array_equal(packed["target_in"][:, 1:], y[:, :5])
 
 
+def _assert_recipe_error(name, overrides, field, words):
+    with pytest.raises(RecipeError) as info:
+        recipes.load_recipe(name, overrides)
+    text = str(info.value)
+    assert f"field {field}" in text
+    for word in words:
+        assert word in text
+
+
 @pytest.mark.parametrize("overrides, field, words", [
     ({"target": "label"}, "'target'", ["Did you mean 'labels'",
                                        "inputs, none, teacher_forcing"]),
@@ -128,12 +137,7 @@ def test_generated_reversal_splits_keep_integer_tokens():
     ({"target": 3}, "'target'", ["must be a string"]),
 ])
 def test_bad_target_is_a_clear_error(overrides, field, words):
-    with pytest.raises(RecipeError) as info:
-        recipes.load_recipe("lenet_digits", overrides)
-    text = str(info.value)
-    assert f"field {field}" in text
-    for word in words:
-        assert word in text
+    _assert_recipe_error("lenet_digits", overrides, field, words)
 
 
 @pytest.mark.parametrize("overrides, field, words", [
@@ -146,12 +150,7 @@ def test_bad_target_is_a_clear_error(overrides, field, words):
     ({"dataset.examples": 2}, "'dataset.examples'", [">= 3"]),
 ])
 def test_bad_generated_dataset_is_a_clear_error(overrides, field, words):
-    with pytest.raises(RecipeError) as info:
-        recipes.load_recipe("seq2seq_reversal", overrides)
-    text = str(info.value)
-    assert f"field {field}" in text
-    for word in words:
-        assert word in text
+    _assert_recipe_error("seq2seq_reversal", overrides, field, words)
 
 
 def test_new_fields_leave_existing_fingerprints_unchanged():

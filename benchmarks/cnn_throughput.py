@@ -64,6 +64,31 @@ def build_pair(
     return ours, app
 
 
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds per image of the model's convolutions and dense layers.
+
+    The two builds of a model can differ in work, not only in speed
+    (ResNet-50: kerakit strides the 3x3 conv as torchvision's v1.5 does,
+    keras.applications the first 1x1 conv as the paper's v1), so the table
+    shows the work ratio next to the speed ratio.
+    """
+    total = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Dense):
+            positions = int(np.prod(layer.output.shape[1:-1]))
+        elif isinstance(layer, (keras.layers.Conv2D,
+                                keras.layers.DepthwiseConv2D)):
+            shape = layer.output.shape
+            spatial = (shape[1:-1] if layer.data_format == "channels_last"
+                       else shape[2:])
+            positions = int(np.prod(spatial))
+        else:
+            continue
+        # Kernel (kh, kw, in / groups, out) or (in, out): MACs per position.
+        total += positions * int(np.prod(layer.kernel.shape))
+    return total
+
+
 def images_per_second(step: Callable[[], object], steps: int,
                       batch: int) -> float:
     """Time `steps` calls of `step` (each returns host values: synced)."""
@@ -95,6 +120,7 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
     row: dict[str, object] = {
         "model": name,
         "params": (ours.count_params(), app.count_params()),
+        "work": multiply_adds(ours) / multiply_adds(app),
     }
     for mode in args.modes:
         for step in steps[mode].values():  # compile + warm up
@@ -119,7 +145,8 @@ def bench_model(name: str, args: argparse.Namespace) -> dict[str, object]:
 def format_table(rows: Sequence[dict[str, object]],
                  modes: Sequence[str]) -> str:
     """Render rows as a Markdown table."""
-    head = ["model", "params kerakit", "params applications"]
+    head = ["model", "params kerakit", "params applications",
+            "MACs ratio"]
     for mode in modes:
         head += [f"{mode} kerakit img/s", f"{mode} applications img/s",
                  f"{mode} ratio"]
@@ -131,6 +158,7 @@ def format_table(rows: Sequence[dict[str, object]],
             cells += [str(row["error"])] + [""] * (len(head) - 2)
         else:
             cells += [f"{p:,}" for p in row["params"]]
+            cells.append(f"{row['work']:.3f}")
             for mode in modes:
                 ours, app, ratio = row[mode]
                 cells += [f"{ours:.1f}", f"{app:.1f}", f"{ratio:.2f}"]

@@ -113,6 +113,11 @@ def _read_image_input(path: Path, pre: Preprocessor) -> np.ndarray:
     return image * (pre.value_max / 255.0)
 
 
+def _is_array_file(item: str | os.PathLike) -> bool:
+    path = Path(item)
+    return path.suffix in (".npy", ".npz") and path.is_file()
+
+
 def predict(run_dir: str | os.PathLike,
             inputs: Any) -> dict[str, Any]:
     """Predict classes for raw inputs with a run's best model.
@@ -120,7 +125,10 @@ def predict(run_dir: str | os.PathLike,
     Args:
         run_dir: A finished run directory.
         inputs: A raw array (dataset format), or a path / list of paths to
-            `.npy`, `.npz` or image files.
+            `.npy`, `.npz` or image files. For a text run (the recipe sets
+            `preprocessing.tokenizer`), a string or list of strings is the
+            text to classify, unless every item names a `.npy`/`.npz`
+            file.
 
     Returns:
         `{"classes": [...], "class_names": [...], "probabilities": array}`.
@@ -132,7 +140,11 @@ def predict(run_dir: str | os.PathLike,
         inputs = [inputs]
     if isinstance(inputs, (list, tuple)) and inputs and isinstance(
             inputs[0], (str, os.PathLike)):
-        inputs = read_inputs(inputs, pre)
+        if pre.tokenizer and not all(_is_array_file(i) for i in inputs):
+            # A text run: strings are the texts themselves.
+            inputs = np.array([str(i) for i in inputs], dtype=object)
+        else:
+            inputs = read_inputs(inputs, pre)
     x = pre.transform(inputs)
     expected = tuple(model.input_shape[1:])
     if tuple(x.shape[1:]) != expected and None not in expected:

@@ -33,6 +33,10 @@ from kerakit.export import default_route
 from kerakit.export import export_many
 from kerakit.export import export_model
 
+# The module-scoped fixtures below are costly: keep these tests on one
+# pytest-xdist worker so they are built once (tests/run_backends.sh).
+pytestmark = pytest.mark.xdist_group("export")
+
 ALL_CNNS = kerakit.list_models(task="image_classification")
 BACKEND = keras.backend.backend()
 # Variants whose code differs from their family's generic builder.

@@ -11,6 +11,10 @@ from kerakit import recipes
 from kerakit import training
 from kerakit.recipes import RecipeError
 
+# The module-scoped fixtures below are costly: keep these tests on one
+# pytest-xdist worker so they are built once (tests/run_backends.sh).
+pytestmark = pytest.mark.xdist_group("generative_recipes")
+
 # A few seconds each: 120 examples -> 24 test, 10 validation, 86 training.
 FAST = {"epochs": 2, "dataset.limit": 120, "batch_size": 32}
 GENERATIVE = ["autoencoder_digits", "vae_digits", "gan_digits",

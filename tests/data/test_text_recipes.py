@@ -167,3 +167,7 @@ def test_lstm_imdb_trains_and_predicts_on_raw_strings(tmp_path):
     out = predict(tmp_path, np.array(["A great film!", "dull"]))
     assert len(out["classes"]) == 2
     assert out["probabilities"].shape == (2, 2)
+    # A plain list of strings is text too (not file paths) in a text run.
+    listed = predict(tmp_path, ["A great film!", "dull"])
+    np.testing.assert_allclose(listed["probabilities"], out["probabilities"],
+                               atol=1e-6)

@@ -264,7 +264,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kerakit {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if args.command == "train":
+            # Every finished epoch is checkpointed in the run directory.
+            print("interrupted: the run directory keeps the last finished "
+                  "epoch; run the same command again to continue from it",
+                  file=sys.stderr)
+        else:
+            print("interrupted", file=sys.stderr)
         return 130
 
 

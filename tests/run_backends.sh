@@ -24,7 +24,14 @@ export XLA_FLAGS="${XLA_FLAGS:---xla_backend_optimization_level=0 --xla_llvm_dis
 
 workers=${KERAKIT_WORKERS:-2}
 parallel=()
-if [ "$workers" -gt 0 ]; then parallel=(-n "$workers" --dist loadgroup); fi
+if [ "$workers" -gt 0 ]; then
+  parallel=(-n "$workers" --dist loadgroup)
+  # Six worker processes share the cores: one compute thread each, so that
+  # no thread pool spins waiting for cores that other workers hold.
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+  export TF_NUM_INTRAOP_THREADS=${TF_NUM_INTRAOP_THREADS:-1}
+  XLA_FLAGS="$XLA_FLAGS --xla_cpu_multi_thread_eigen=false"
+fi
 
 run_backend() {
   local backend=$1; shift

@@ -138,8 +138,11 @@ def test_default_run_dir_is_stable(monkeypatch, tmp_path):
     assert keras.backend.backend() in a.name
 
 
-def test_resume_after_kill(tmp_path):
-    """Kill a training process after an epoch; the same command resumes."""
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT],
+                         ids=["kill", "ctrl_c"])
+def test_resume_after_interrupt(sig, tmp_path):
+    """Stop a training process after an epoch (SIGKILL, or SIGINT as Ctrl-C
+    sends); the same command resumes from the last finished epoch."""
     epochs = 4
     sets = {"epochs": epochs, "dataset.limit": 300, "batch_size": 16}
     argv = [sys.executable, "-m", "kerakit", "train", "lenet_digits",
@@ -148,7 +151,7 @@ def test_resume_after_kill(tmp_path):
         argv += ["--set", f"{key}={value}"]
     env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True)
     state_file = tmp_path / "state.json"
     deadline = time.time() + 240
     try:
@@ -158,12 +161,15 @@ def test_resume_after_kill(tmp_path):
                 if state["epoch"] >= 1:
                     break
             time.sleep(0.02)
-        assert proc.poll() is None, "training ended before it was killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        assert proc.poll() is None, "training ended before it was stopped"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, err[-2000:]
+        assert "run the same command again" in err
     killed_at = json.loads(state_file.read_text())["epoch"]
     assert 1 <= killed_at < epochs
     result = training.train("lenet_digits", tmp_path, verbose=0, **sets)

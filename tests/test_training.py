@@ -150,8 +150,12 @@ def test_resume_after_interrupt(sig, tmp_path):
     for key, value in sets.items():
         argv += ["--set", f"{key}={value}"]
     env = {**os.environ, "KERAS_BACKEND": keras.backend.backend()}
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    # A terminal's Ctrl-C reaches a foreground process whose SIGINT is not
+    # ignored; pytest-xdist workers ignore it, and children inherit that.
+    proc = subprocess.Popen(
+        argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state_file = tmp_path / "state.json"
     deadline = time.time() + 240
     try:

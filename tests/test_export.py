@@ -67,13 +67,21 @@ def export_root(tmp_path_factory) -> Path:
 _INPUTS: dict[str, tuple] = {}  # name -> (input name, shape), from builds
 
 
-def _export_all(root: Path, fmt: str) -> tuple[dict, dict]:
-    jobs = []
+@pytest.fixture(scope="module")
+def tiny_models() -> dict[str, keras.Model]:
+    # Built once for both formats: a deep variant's build is seconds of the
+    # export tests' time (DenseNet-201: 709 layers).
+    models = {}
     for name in CNNS:
-        model = _tiny(name)
-        tensor = model.inputs[0]
+        models[name] = _tiny(name)
+        tensor = models[name].inputs[0]
         _INPUTS[name] = (tensor.name, [None, *tensor.shape[1:]])
-        jobs.append((model, root / fmt / name))
+    return models
+
+
+def _export_all(models: dict[str, keras.Model], root: Path,
+                fmt: str) -> tuple[dict, dict]:
+    jobs = [(models[name], root / fmt / name) for name in CNNS]
     try:
         results = export_many(jobs, fmt)
         failures = {}
@@ -84,13 +92,13 @@ def _export_all(root: Path, fmt: str) -> tuple[dict, dict]:
 
 
 @pytest.fixture(scope="module")
-def saved_models(export_root):
-    return _export_all(export_root, "saved_model")
+def saved_models(tiny_models, export_root):
+    return _export_all(tiny_models, export_root, "saved_model")
 
 
 @pytest.fixture(scope="module")
-def onnx_models(export_root):
-    return _export_all(export_root, "onnx")
+def onnx_models(tiny_models, export_root):
+    return _export_all(tiny_models, export_root, "onnx")
 
 
 def _check(results: tuple[dict, dict], name: str, fmt: str) -> dict:

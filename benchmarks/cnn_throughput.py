@@ -205,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"backend {keras.backend.backend()}, keras {keras.__version__}, "
         f"batch {args.batch}, {args.size}x{args.size}x3, "
         f"{args.num_classes} classes, {args.steps * args.repeats} timed "
-        f"steps each, alternating (median step), CPU: {cpu_model()} ({os.cpu_count()} cores), "
+        f"steps each, alternating (median step), "
+        f"CPU: {cpu_model()} ({os.cpu_count()} cores), "
         f"{datetime.date.today()}",
         flush=True,
     )

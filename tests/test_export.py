@@ -41,8 +41,6 @@ ALL_CNNS = kerakit.list_models(task="image_classification")
 BACKEND = keras.backend.backend()
 # Variants whose code differs from their family's generic builder.
 _EXTRA = ("mobilenet_v2", "mobilenet_v3_small", "vgg16")
-
-
 EXPORT_ALL = os.environ.get("KERAKIT_EXPORT_ALL") == "1"
 
 
@@ -88,14 +86,6 @@ def export_root(tmp_path_factory) -> Path:
 _INPUTS: dict[str, tuple] = {}  # name -> (input name, shape), from builds
 
 
-@pytest.fixture(scope="module")
-def tiny_models() -> dict[str, keras.Model]:
-    # Filled on demand and shared by both formats when their chunks meet on
-    # one worker: a deep variant's build is seconds of the export tests' time
-    # (DenseNet-201: 709 layers).
-    return {}
-
-
 def _model(models: dict[str, keras.Model], name: str) -> keras.Model:
     if name not in models:
         models[name] = _tiny(name)
@@ -117,16 +107,20 @@ def _export_all(models: dict[str, keras.Model], names: list[str], root: Path,
 
 
 @pytest.fixture(scope="module")
-def exports(tiny_models, export_root):
+def exports(export_root):
     """`exports(fmt, name)`: the results of the chunk that holds `name`."""
     done: dict[tuple[str, int], Any] = {}
+    # Built on demand and shared by both formats when their chunks meet on
+    # one worker: a deep variant's build is seconds of the export tests'
+    # time (DenseNet-201: 709 layers).
+    models: dict[str, keras.Model] = {}
 
     def get(fmt: str, name: str) -> tuple[dict, dict]:
         key = (fmt, _chunk(name))
         if key not in done:
             names = [n for n in CNNS if _chunk(n) == key[1]]
             try:
-                done[key] = _export_all(tiny_models, names, export_root, fmt)
+                done[key] = _export_all(models, names, export_root, fmt)
             except Exception as err:  # raised again for the whole chunk
                 done[key] = err
         if isinstance(done[key], Exception):

@@ -31,8 +31,8 @@ def main() -> None:
 
     import keras
 
-    from kerakit import training
-    from kerakit.cli import parse_assignments
+    from kerakit.workflow import training
+    from kerakit.cli.common import parse_assignments
 
     overrides = parse_assignments(args.set)
     start = time.time()

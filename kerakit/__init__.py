@@ -30,7 +30,7 @@ def __getattr__(name: str):
     # `kerakit.train` is imported on first use: the training stack
     # (datasets, preprocessing, matplotlib) is not needed to build models.
     if name == "train":
-        from kerakit.training import train
+        from kerakit.workflow.training import train
 
         return train
     if name == "tune":  # pulls in KerasTuner

@@ -164,7 +164,7 @@ class Preprocessor:
     @classmethod
     def from_recipe(cls, settings: dict[str, Any], raw: Any) -> Preprocessor:
         """Make one from a recipe's `[preprocessing]` table and `RawData`."""
-        from kerakit.recipe_schema import rescale_factor
+        from kerakit.workflow.schema import rescale_factor
 
         return cls(
             rescale=rescale_factor(settings.get("rescale", 1.0)),

@@ -108,8 +108,8 @@ def test_save_and_load_round_trip(tmp_path):
 
 @pytest.mark.parametrize("bad", ["x/0", "a/b"])
 def test_bad_rescale_text(bad):
-    from kerakit.recipe_schema import SchemaError
-    from kerakit.recipe_schema import rescale_factor
+    from kerakit.workflow.schema import SchemaError
+    from kerakit.workflow.schema import rescale_factor
 
     with pytest.raises(SchemaError, match="1/255"):
         rescale_factor(bad)

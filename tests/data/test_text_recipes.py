@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import pytest
 
-from kerakit import recipes
-from kerakit import training
+from kerakit.workflow import recipes
+from kerakit.workflow import training
 from kerakit.data.datasets import load_dataset
 from kerakit.data.preprocessing import Preprocessor
-from kerakit.inference import predict
-from kerakit.recipes import RecipeError
+from kerakit.workflow.inference import predict
+from kerakit.workflow.recipes import RecipeError
 
 TRAIN = ["the cat sat on the mat", "the dog ate the bone", "a cat and a dog",
          "the mat is red", "a bone for the dog", "the cat is happy"]

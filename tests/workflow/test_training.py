@@ -13,11 +13,11 @@ import keras
 import numpy as np
 import pytest
 
-from kerakit import recipes
-from kerakit import training
+from kerakit.workflow import recipes
+from kerakit.workflow import training
 from kerakit.cli import main
-from kerakit.inference import evaluate_run
-from kerakit.inference import predict
+from kerakit.workflow.inference import evaluate_run
+from kerakit.workflow.inference import predict
 
 # Small but real: 300 digits -> 60 test, 24 validation, 216 training.
 FAST = {"epochs": 2, "dataset.limit": 300, "batch_size": 32}

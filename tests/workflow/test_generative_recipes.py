@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from kerakit import recipes
-from kerakit import training
-from kerakit.recipes import RecipeError
+from kerakit.workflow import recipes
+from kerakit.workflow import training
+from kerakit.workflow.recipes import RecipeError
 
 # The module-scoped fixtures below are costly: keep these tests on one
 # pytest-xdist worker so they are built once (tests/run_backends.sh).
@@ -56,7 +56,7 @@ def test_recipe_runs_end_to_end(name, trained):
 
 @pytest.mark.parametrize("name", ["autoencoder_digits", "seq2seq_reversal"])
 def test_evaluate_run_reproduces_the_test_metrics(name, trained):
-    from kerakit.inference import evaluate_run
+    from kerakit.workflow.inference import evaluate_run
 
     result = trained(name)
     again = evaluate_run(result.run_dir)

@@ -52,7 +52,7 @@ _TOP_KEYS = {"recipe", "knobs", "tuner", "max_trials", "objective",
 _OPTIMIZER_KEYS = ("name", "learning_rate", "weight_decay", "momentum",
                    "beta_1", "beta_2", "epsilon", "clipnorm")
 TUNERS = ("random", "bayesian", "hyperband", "grid")
-SPACES_DIR = Path(__file__).resolve().parent.parent / "tuning"
+SPACES_DIR = Path(__file__).resolve().parents[2] / "tuning"
 
 
 def _encode(value: Any) -> Any:
@@ -409,3 +409,48 @@ def list_spaces() -> list[str]:
     dirs = {Path.cwd() / "tuning", SPACES_DIR}
     return sorted({p.stem for d in dirs if d.is_dir()
                    for p in d.glob("*.toml")})
+
+
+_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "perplexity")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """A recipe and the hyper-parameters to search (see `search_space`).
+
+    Attributes:
+        name: Space name (file stem, or the recipe name for automatic ones).
+        recipe: The base `kerakit.workflow.recipes.Recipe`.
+        params: The `HyperParam`s, named by the recipe keys they set.
+        source: The space file, or `"auto"`.
+        tuner: Default tuner of the space.
+        max_trials: Default number of trials (`None`: the tuner decides).
+    """
+
+    name: str
+    recipe: Any
+    params: tuple[HyperParam, ...]
+    source: str = "auto"
+    tuner: str = "random"
+    max_trials: int | None = 10
+
+    @property
+    def objective(self) -> str:
+        """The recipe's monitored validation metric, e.g. `val_accuracy`."""
+        return self.recipe.monitor
+
+    @property
+    def direction(self) -> str:
+        """`"min"` for losses and errors, else `"max"`."""
+        name = self.objective.lower()
+        return "min" if any(s in name for s in _LOWER_IS_BETTER) else "max"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON description: recipe fields and every hyper-parameter."""
+        recipe = self.recipe.to_dict()
+        for key in ("source", "overrides"):
+            recipe.pop(key, None)
+        return {"name": self.name, "source": self.source,
+                "recipe": recipe, "objective": self.objective,
+                "direction": self.direction,
+                "params": [p.as_dict() for p in self.params]}

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from kerakit import runs
+from kerakit.workflow import runs
 from kerakit.data.datasets import read_image
 from kerakit.data.preprocessing import Preprocessor
 
@@ -37,7 +37,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Any, Preprocessor, Any]:
     """Return `(model, preprocessor, recipe)` of a run directory."""
     import keras
 
-    from kerakit.recipes import recipe_from_dict
+    from kerakit.workflow.recipes import recipe_from_dict
 
     run_dir = _check_run(run_dir)
     model = keras.saving.load_model(run_dir / "best.keras", compile=False)
@@ -54,8 +54,8 @@ def evaluate_run(run_dir: str | os.PathLike) -> dict[str, float]:
     Returns:
         Test metrics, e.g. `{"loss": 0.08, "accuracy": 0.98}`.
     """
-    from kerakit import recipe_tasks
-    from kerakit.training import load_splits
+    from kerakit.tasks import legacy as recipe_tasks
+    from kerakit.workflow.training import load_splits
 
     model, _, recipe = load_run(run_dir)
     splits = load_splits(recipe)

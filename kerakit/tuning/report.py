@@ -189,9 +189,9 @@ def write_space_record(directory: Path, space: Any, tuner: str,
 
 def read_space_record(directory: Path) -> tuple[Any, str, int | None]:
     """Rebuild `(space, tuner, max_trials)` from `directory/space.json`."""
-    from kerakit import recipes
-    from kerakit.search_space import HyperParam
-    from kerakit.tuning import SearchSpace
+    from kerakit.workflow import recipes
+    from kerakit.tuning.space import HyperParam
+    from kerakit.tuning.space import SearchSpace
 
     record = json.loads((Path(directory) / SPACE_RECORD).read_text())
     data = record["space"]

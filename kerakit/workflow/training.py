@@ -13,7 +13,7 @@
 - the recipe's `target` says what the model fits against (labels, its
   inputs, nothing for models that own their loss, or teacher forcing);
   task reports (sample grids, greedy decoding) come from
-  `kerakit.recipe_tasks`.
+  `kerakit.tasks.legacy`.
 
 Example:
 >>> splits = load_splits("lenet_digits")
@@ -33,14 +33,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from kerakit import recipe_tasks
-from kerakit import runs
+from kerakit.tasks import legacy as recipe_tasks
+from kerakit.workflow import runs
 from kerakit.data.datasets import RawData
 from kerakit.data.datasets import load_dataset
 from kerakit.data.preprocessing import Preprocessor
 from kerakit.data.preprocessing import TrainBatches
-from kerakit.recipes import Recipe
-from kerakit.recipes import load_recipe
+from kerakit.workflow.recipes import Recipe
+from kerakit.workflow.recipes import load_recipe
 
 CHECKPOINT = "checkpoint.weights.h5"
 

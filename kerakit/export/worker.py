@@ -22,9 +22,10 @@ import os
 import sys
 import traceback
 
-# Run by path: drop this script's folder (kerakit/) from sys.path, or its
-# sub-packages (`models`, `layers`, `data`) would shadow top-level modules.
+# Run by path: drop this script's folder (kerakit/export/) from sys.path, or
+# its modules (`source`, ...) could shadow top-level modules.
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(_HERE))
 if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
     sys.path.pop(0)
 
@@ -176,7 +177,7 @@ def launch(mode, jobs, work, backend):
     env = {**os.environ, "KERAS_BACKEND": backend,
            "TF_CPP_MIN_LOG_LEVEL": "3"}
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (os.path.dirname(_HERE), os.environ.get("PYTHONPATH"))
+        p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH"))
         if p)
     proc = subprocess.run(
         [sys.executable, os.path.abspath(__file__), mode, str(jobs_path),

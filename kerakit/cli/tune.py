@@ -1,4 +1,4 @@
-"""The `kerakit tune` subcommand (registered in `kerakit.cli`).
+"""The `kerakit tune` subcommand (registered in `kerakit.cli.app`).
 
 Example:
     kerakit tune lenet_digits --tuner hyperband --dir runs/tune/lenet
@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run `kerakit tune`; returns the exit code."""
     from kerakit import tuning
-    from kerakit.cli import CLIError
-    from kerakit.cli import parse_assignments
+    from kerakit.cli.common import CLIError
+    from kerakit.cli.common import parse_assignments
 
     if args.workers < 0:
         raise CLIError(f"--workers must be >= 0. Received: {args.workers}")

@@ -1,4 +1,4 @@
-"""The `kerakit export` subcommand (registered in `kerakit.cli`).
+"""The `kerakit export` subcommand (registered in `kerakit.cli.app`).
 
 Example:
     kerakit export runs/lenet_digits --format saved_model
@@ -55,7 +55,7 @@ def default_out(source: Path, format: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print where the artifact went and how it verified."""
-    from kerakit.cli import CLIError
+    from kerakit.cli.common import CLIError
     from kerakit.export import ExportError
     from kerakit.export import export_model
 

@@ -8,7 +8,7 @@ them. All share `KERASTUNER_ORACLE_IP=127.0.0.1` and a free
 started again under the same id: the oracle hands it back its unfinished
 trial, so the search still completes. The same environment variables run
 a search across hosts (see the README's "Tuning" section); each process
-runs `python -m kerakit.distributed_tuning DIR` on a shared `DIR`.
+runs `python -m kerakit.tuning.distributed DIR` on a shared `DIR`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _start(directory: Path, tuner_id: str, port: int, log: Any) -> Any:
            "KERASTUNER_ORACLE_PORT": str(port),
            "KERAS_BACKEND": keras.backend.backend()}
     return subprocess.Popen(
-        [sys.executable, "-m", "kerakit.distributed_tuning", str(directory)],
+        [sys.executable, "-m", "kerakit.tuning.distributed", str(directory)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -197,14 +197,15 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
 
 def _child(directory: str) -> int:
     """Entry point of a chief or worker process."""
-    from kerakit import tuning
+    from kerakit.tuning import report
+    from kerakit.tuning import search
 
     _exit_with_parent()
 
-    space, tuner, max_trials = tuning.read_space_record(Path(directory))
+    space, tuner, max_trials = report.read_space_record(Path(directory))
     tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
     verbose = not tuner_id.startswith("chief")
-    tuning.run_search(space, tuner, directory, max_trials, verbose=verbose)
+    search.run_search(space, tuner, directory, max_trials, verbose=verbose)
     return 0
 
 

@@ -5,7 +5,7 @@ recipe's learning rate, batch size and depth knob when no file exists), runs
 a KerasTuner search on the training split with the validation split as the
 objective, writes a results table, the best hyper-parameters and a plot, and
 retrains the best configuration with the full recipe workflow. The test
-split is never touched during the search. See `kerakit.search_space` for
+split is never touched during the search. See `kerakit.tuning.space` for
 the file format and the hyper-parameter names.
 
 Files under the tuning directory:
@@ -24,57 +24,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kerakit import search_space as ss
-from kerakit import tuning_report as report_mod
-from kerakit.search_space import find_space_file
-from kerakit.search_space import list_spaces
-from kerakit.tuning_report import read_space_record
-from kerakit.tuning_report import write_space_record
+from kerakit.tuning import space as ss
+from kerakit.tuning import report as report_mod
+from kerakit.tuning.space import find_space_file
+from kerakit.tuning.space import list_spaces
+from kerakit.tuning.report import read_space_record
+from kerakit.tuning.report import write_space_record
+from kerakit.tuning.space import SearchSpace
 
 PROJECT = "search"
-_LOWER_IS_BETTER = ("loss", "error", "mse", "mae", "perplexity")
-
-
-@dataclasses.dataclass(frozen=True)
-class SearchSpace:
-    """A recipe and the hyper-parameters to search (see `search_space`).
-
-    Attributes:
-        name: Space name (file stem, or the recipe name for automatic ones).
-        recipe: The base `kerakit.recipes.Recipe`.
-        params: The `HyperParam`s, named by the recipe keys they set.
-        source: The space file, or `"auto"`.
-        tuner: Default tuner of the space.
-        max_trials: Default number of trials (`None`: the tuner decides).
-    """
-
-    name: str
-    recipe: Any
-    params: tuple[ss.HyperParam, ...]
-    source: str = "auto"
-    tuner: str = "random"
-    max_trials: int | None = 10
-
-    @property
-    def objective(self) -> str:
-        """The recipe's monitored validation metric, e.g. `val_accuracy`."""
-        return self.recipe.monitor
-
-    @property
-    def direction(self) -> str:
-        """`"min"` for losses and errors, else `"max"`."""
-        name = self.objective.lower()
-        return "min" if any(s in name for s in _LOWER_IS_BETTER) else "max"
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON description: recipe fields and every hyper-parameter."""
-        recipe = self.recipe.to_dict()
-        for key in ("source", "overrides"):
-            recipe.pop(key, None)
-        return {"name": self.name, "source": self.source,
-                "recipe": recipe, "objective": self.objective,
-                "direction": self.direction,
-                "params": [p.as_dict() for p in self.params]}
 
 
 def load_space(ref: Any, overrides: dict[str, Any] | None = None
@@ -98,7 +56,7 @@ def load_space(ref: Any, overrides: dict[str, Any] | None = None
     >>> [p.name for p in space.params][:2]
     ['model_kwargs.num_layers', 'model_kwargs.hidden_dim']
     """
-    from kerakit import recipes
+    from kerakit.workflow import recipes
 
     overrides = dict(overrides or {})
     space_file = None
@@ -156,7 +114,7 @@ class RecipeHyperModel(_hypermodel_base()):
         space: The `SearchSpace`.
         input_shape: Model input shape (from the data).
         num_classes: Number of classes (from the data).
-        splits: `kerakit.training.Splits`; when given, `fit` without data
+        splits: `kerakit.workflow.training.Splits`; when given, `fit` without data
             trains on the recipe's shuffled (and augmented) batches.
 
     Example:
@@ -305,9 +263,9 @@ def run_search(space: SearchSpace, tuner: str, directory: str | os.PathLike,
     """Run (or resume) the search in this process; returns the tuner.
 
     With `KERASTUNER_TUNER_ID=chief` and `KERASTUNER_ORACLE_IP/PORT` set,
-    this process serves the oracle instead (see `kerakit.distributed_tuning`).
+    this process serves the oracle instead (see `kerakit.tuning.distributed`).
     """
-    from kerakit import training
+    from kerakit.workflow import training
 
     # Only the train and validation splits are used; test stays untouched.
     splits = training.load_splits(space.recipe)
@@ -322,7 +280,7 @@ def run_search(space: SearchSpace, tuner: str, directory: str | os.PathLike,
     search = make_tuner(space, hypermodel, tuner, directory, max_trials,
                         overwrite=overwrite, report=report)
     if os.environ.get("KERASTUNER_TUNER_ID", "").startswith("chief"):
-        from kerakit import distributed_tuning
+        from kerakit.tuning import distributed as distributed_tuning
 
         search.oracle.verbose = 0
         search.save()
@@ -416,7 +374,7 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
                          f"already the tuner {role!r} of a distributed "
                          "search; drop --workers or unset the variables.")
     if workers:
-        from kerakit import distributed_tuning
+        from kerakit.tuning import distributed as distributed_tuning
 
         distributed_tuning.run_distributed(directory, workers, verbose)
     else:
@@ -434,7 +392,7 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
               f"{record['value']:.4f} (results in {directory})", flush=True)
     run = None
     if retrain:
-        from kerakit import training
+        from kerakit.workflow import training
 
         best = space.recipe.with_overrides(record["hyperparameters"])
         run_dir = directory / "best_run"

@@ -1,7 +1,7 @@
 """The recipe schema: every field, its type, default and allowed values.
 
 :func:`validate` turns the raw TOML dict into the fields of a
-`kerakit.recipes.Recipe`, filling defaults, and raises :class:`SchemaError`
+`kerakit.workflow.recipes.Recipe`, filling defaults, and raises :class:`SchemaError`
 naming the field and the allowed values on any mistake. Optimizer, loss and
 metric names resolve through `kerakit.components` when it is present, else
 through Keras.
@@ -66,7 +66,7 @@ DATASET = {
 # Generated datasets (`dataset.name = "generated:TASK"`).
 GENERATED_TASKS = ("reversal",)
 
-# What the model is fitted against (see `kerakit.recipe_tasks`).
+# What the model is fitted against (see `kerakit.tasks.legacy`).
 TARGETS = ("labels", "inputs", "none", "teacher_forcing")
 
 # Fields added after recipes were first fingerprinted: a resolved recipe

@@ -1,6 +1,6 @@
 """`kerakit train | evaluate | predict | recipes`: the training commands.
 
-Wired into `kerakit.cli._COMMANDS`. Keras is imported only inside the run
+Wired into `kerakit.cli.app`. Keras is imported only inside the run
 functions, after `--backend` has taken effect.
 
 Example:
@@ -39,11 +39,11 @@ def add_train(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Train a recipe and print where everything went."""
-    from kerakit import training
-    from kerakit.cli import CLIError
-    from kerakit.cli import _console
-    from kerakit.cli import parse_assignments
-    from kerakit.recipes import load_recipe
+    from kerakit.workflow import training
+    from kerakit.cli.common import CLIError
+    from kerakit.cli.common import console as _console
+    from kerakit.cli.common import parse_assignments
+    from kerakit.workflow.recipes import load_recipe
 
     overrides = parse_assignments(args.overrides)
     recipe = load_recipe(args.recipe, overrides)
@@ -75,7 +75,7 @@ def add_evaluate(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a run's best model on its test split."""
-    from kerakit.inference import evaluate_run
+    from kerakit.workflow.inference import evaluate_run
 
     metrics = evaluate_run(args.run_dir)
     print(json.dumps(metrics, indent=2))
@@ -94,7 +94,7 @@ def add_predict(parser: argparse.ArgumentParser) -> None:
 
 def run_predict(args: argparse.Namespace) -> int:
     """Print the predicted class of every input."""
-    from kerakit.inference import predict
+    from kerakit.workflow.inference import predict
 
     out = predict(args.run_dir, args.inputs)
     probs = out["probabilities"]
@@ -114,8 +114,8 @@ def add_recipes(parser: argparse.ArgumentParser) -> None:
 
 def run_recipes(args: argparse.Namespace) -> int:
     """List the shipped recipes, one line each, the default first."""
-    from kerakit.recipes import list_recipes
-    from kerakit.recipes import load_recipe
+    from kerakit.workflow.recipes import list_recipes
+    from kerakit.workflow.recipes import load_recipe
 
     names = list_recipes()
     if DEFAULT_RECIPE in names:

@@ -39,8 +39,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from kerakit import _export_source as source_lib
-from kerakit._export_worker import launch
+from kerakit.export import source as source_lib
+from kerakit.export.worker import launch
 
 FORMATS = ("saved_model", "onnx", "keras")
 ROUTES = ("auto", "direct", "tensorflow")

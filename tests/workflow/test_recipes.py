@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import pytest
 
-from kerakit import recipes
+from kerakit.workflow import recipes
 from kerakit.cli import main
-from kerakit.recipes import RecipeError
-from kerakit.recipes import load_recipe
+from kerakit.workflow.recipes import RecipeError
+from kerakit.workflow.recipes import load_recipe
 
 BASE = """
 name = "t"

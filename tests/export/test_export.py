@@ -29,7 +29,7 @@ import keras
 import pytest
 
 import kerakit
-from kerakit import _export_source
+from kerakit.export import source as _export_source
 from kerakit import cli
 from kerakit import registry
 from kerakit.export import ExportError

@@ -23,8 +23,8 @@ import pytest
 
 import kerakit
 from kerakit import cli
-from kerakit import recipes
-from kerakit import training
+from kerakit.workflow import recipes
+from kerakit.workflow import training
 from kerakit import tuning
 
 TINY = {"epochs": 1, "dataset.limit": 120}

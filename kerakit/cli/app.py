@@ -1,0 +1,103 @@
+"""The `kerakit` command line.
+
+Subcommands are listed in `_COMMANDS`: each maps a name to an `add` function
+(declares its arguments) and a `run` function (does the work, returns an
+exit code). Keras is imported only after `--backend` has been applied, since
+the Keras backend is fixed when `keras` is first imported.
+
+Example:
+    kerakit list "resnet*"
+    kerakit info vgg16
+    kerakit build resnet18 --input-shape 32,32,3 --num-classes 10 --summary
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+from kerakit.cli import components as components_cli
+from kerakit.cli import export as export_cli
+from kerakit.cli import models as models_cli
+from kerakit.cli import train as train_cli
+from kerakit.cli import tune as tuning_cli
+from kerakit.cli.common import CLIError
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+_COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
+    **models_cli.COMMANDS,
+    "tune": ("search hyper-parameters of a recipe (KerasTuner)",
+             tuning_cli.add_arguments, tuning_cli.run),
+    "components": ("list named layers, losses, optimizers, ...",
+                   components_cli.add_arguments, components_cli.run),
+    "export": ("export a model or run for deployment (SavedModel, ONNX)",
+               export_cli.add_arguments, export_cli.run),
+}
+
+# train / evaluate / predict / recipes live in kerakit.cli.train.
+_COMMANDS.update(train_cli.COMMANDS)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kerakit",
+        description="Classic architectures on Keras 3 (TensorFlow, JAX, "
+        "PyTorch).",
+    )
+    parser.add_argument("--backend", choices=BACKENDS,
+                        help="Keras backend for this run")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add, _) in _COMMANDS.items():
+        add(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _switch_backend(backend: str | None, argv: Sequence[str]) -> None:
+    """Re-run this command under `backend` if keras already has another."""
+    if backend is None:
+        return
+    current = sys.modules.get("keras")
+    active = current.backend.backend() if current else None
+    if active in (None, backend):
+        os.environ["KERAS_BACKEND"] = backend
+        return
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    os.execve(sys.executable,
+              [sys.executable, "-m", "kerakit", *argv], env)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    _switch_backend(args.backend, argv)
+    try:
+        return _COMMANDS[args.command][2](args)
+    except (CLIError, ValueError, TypeError, FileNotFoundError) as err:
+        # User errors are printed plainly; bugs still raise other types.
+        print(f"kerakit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        if args.command == "train":
+            # Every finished epoch is checkpointed in the run directory.
+            print("interrupted: the run directory keeps the last finished "
+                  "epoch; run the same command again to continue from it",
+                  file=sys.stderr)
+        else:
+            print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""Export a model or a run: `.keras`, TensorFlow SavedModel and ONNX.
+
+- `exporter`: `export_model` / `export_many`, staging and atomic commits;
+- `source`: reading the source (a model, a `.keras` file, a run directory),
+  target checks and the `export.json` sidecar;
+- `worker`: the subprocess that exports and verifies in a fresh process.
+
+Example:
+    kerakit.export("runs/lenet_digits-<hash>-jax", "exported/lenet",
+                   format="onnx")
+"""
+
+from kerakit.export.exporter import ARTIFACTS
+from kerakit.export.exporter import FORMATS
+from kerakit.export.exporter import ROUTES
+from kerakit.export.exporter import SIDECAR
+from kerakit.export.exporter import ExportError
+from kerakit.export.exporter import ExportResult
+from kerakit.export.exporter import default_route
+from kerakit.export.exporter import export_many
+from kerakit.export.exporter import export_model
+
+__all__ = [
+    "ARTIFACTS",
+    "FORMATS",
+    "ROUTES",
+    "SIDECAR",
+    "ExportError",
+    "ExportResult",
+    "default_route",
+    "export_many",
+    "export_model",
+]

@@ -37,33 +37,60 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Any, Preprocessor, Any]:
     """Return `(model, preprocessor, recipe)` of a run directory."""
     import keras
 
-    from kerakit.workflow.recipes import recipe_from_dict
-
     run_dir = _check_run(run_dir)
     model = keras.saving.load_model(run_dir / "best.keras", compile=False)
     pre = Preprocessor.load(run_dir / "preprocessing.json")
-    data = runs.read_json(run_dir / "recipe.json")
+    return model, pre, run_recipe(run_dir)
+
+
+def run_recipe(run_dir: str | os.PathLike) -> Any:
+    """The resolved `Recipe` a run was trained with (its `recipe.json`)."""
+    from kerakit.workflow.recipes import recipe_from_dict
+
+    data = runs.read_json(Path(run_dir) / "recipe.json")
     data.pop("overrides", None)  # already applied in the resolved values
-    recipe = recipe_from_dict(data, data.pop("source", "<run>"))
-    return model, pre, recipe
+    return recipe_from_dict(data, data.pop("source", "<run>"))
+
+
+class DataChangedError(ValueError):
+    """The data a run was trained on has changed since."""
 
 
 def evaluate_run(run_dir: str | os.PathLike) -> dict[str, float]:
-    """Re-evaluate a run's best model on its test split.
+    """Re-evaluate a run's best model on its test split, through its task.
+
+    The dataset is read from the path recorded at training time (absolute,
+    so any working directory works), and its fingerprint must match the
+    one recorded then: changed data is refused, saying what changed.
 
     Returns:
         Test metrics, e.g. `{"loss": 0.08, "accuracy": 0.98}`.
+
+    Raises:
+        DataChangedError: The dataset differs from the one trained on.
     """
-    from kerakit.tasks import legacy as recipe_tasks
+    from kerakit.data.splits import compare_fingerprints
+    from kerakit.workflow.training import DATASET
     from kerakit.workflow.training import load_splits
+    from kerakit.workflow.training import task_of
 
     model, _, recipe = load_run(run_dir)
+    record_path = Path(run_dir) / DATASET
+    record = runs.read_json(record_path) if record_path.is_file() else {}
+    if record.get("resolved"):
+        recipe = recipe.with_overrides({"dataset.name": record["resolved"]})
     splits = load_splits(recipe)
+    changes = compare_fingerprints(record.get("fingerprint", {}),
+                                   splits.fingerprint)
+    if changes:
+        raise DataChangedError(
+            f"{run_dir}: the dataset {recipe.dataset['name']!r} changed "
+            f"since training ({'; '.join(changes)}), so its scores would "
+            "not describe this run: restore the data, or train a new run "
+            "on the new data.")
     recipe.compile(model)
-    # The recipe's target says how the split feeds the model (labels,
-    # reconstruction, no targets, teacher forcing; GANs have no evaluate).
-    return recipe_tasks.evaluate(model, splits.test, recipe.target,
-                                 recipe.batch_size, recipe.seed)
+    return task_of(recipe).evaluate(model, splits.test, recipe.batch_size,
+                                    recipe.seed)
 
 
 def read_inputs(paths: Sequence[str | os.PathLike],
@@ -120,7 +147,7 @@ def _is_array_file(item: str | os.PathLike) -> bool:
 
 def predict(run_dir: str | os.PathLike,
             inputs: Any) -> dict[str, Any]:
-    """Predict classes for raw inputs with a run's best model.
+    """Predict with a run's best model; the run's task shapes the output.
 
     Args:
         run_dir: A finished run directory.
@@ -131,11 +158,18 @@ def predict(run_dir: str | os.PathLike,
             file.
 
     Returns:
-        `{"classes": [...], "class_names": [...], "probabilities": array}`.
-    """
-    import keras
+        The task's predictions: for classification `{"classes": [...],
+        "class_names": [...], "probabilities": array}`; regression
+        `{"values"}`, reconstruction `{"reconstructions"}`, seq2seq
+        `{"tokens"}`.
 
-    model, pre, _ = load_run(run_dir)
+    Raises:
+        ValueError: Inputs of the wrong rank or shape, or holding NaN.
+    """
+    from kerakit.data.splits import check_finite
+    from kerakit.workflow.training import task_of
+
+    model, pre, recipe = load_run(run_dir)
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if isinstance(inputs, (list, tuple)) and inputs and isinstance(
@@ -145,17 +179,36 @@ def predict(run_dir: str | os.PathLike,
             inputs = np.array([str(i) for i in inputs], dtype=object)
         else:
             inputs = read_inputs(inputs, pre)
+    inputs = np.asarray(inputs) if not isinstance(inputs, np.ndarray) else (
+        inputs)
+    check_raw_shape(inputs, pre)
+    check_finite(inputs, "the inputs")
     x = pre.transform(inputs)
-    expected = tuple(model.input_shape[1:])
-    if tuple(x.shape[1:]) != expected and None not in expected:
+    expected = (tuple(model.inputs[0].shape[1:]) if len(model.inputs) == 1
+                else None)
+    if expected and tuple(x.shape[1:]) != expected and None not in expected:
         raise ValueError(
             f"After preprocessing the inputs have shape {x.shape[1:]}, but "
             f"the model expects {expected}. Give inputs shaped like the "
             f"training data ({pre.raw_shape})."
         )
-    logits = model.predict(x, verbose=0)
-    probs = keras.ops.convert_to_numpy(keras.ops.softmax(logits, axis=-1))
-    classes = probs.argmax(axis=-1).tolist()
-    names = [pre.class_names[c] if c < len(pre.class_names) else str(c)
-             for c in classes]
-    return {"classes": classes, "class_names": names, "probabilities": probs}
+    return task_of(recipe).predict(model, x, list(pre.class_names))
+
+
+def check_raw_shape(inputs: np.ndarray, pre: Preprocessor) -> None:
+    """Refuse inputs whose examples are not shaped like the training data.
+
+    The raw examples of a run have shape `pre.raw_shape`; the inputs must be
+    a batch of them, `(n, *raw_shape)`. (Text runs take a vector of
+    strings.)
+    """
+    shape = pre.raw_shape
+    if shape is None or (pre.tokenizer and inputs.dtype == object):
+        return
+    if inputs.ndim != len(shape) + 1 or tuple(inputs.shape[1:]) != tuple(
+            shape):
+        raise ValueError(
+            f"The inputs have shape {inputs.shape}, but this run takes a "
+            f"batch of raw examples shaped like its training data: "
+            f"(N, {', '.join(map(str, shape))}). Give an array of that "
+            "shape (for one example, add the batch axis).")

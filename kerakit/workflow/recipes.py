@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kerakit.tasks import default_task
 from kerakit.workflow import schema
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -58,10 +59,10 @@ class Recipe:
         seed: Seed of the splits, the weights and the augmentation.
         run_eagerly: Run steps eagerly, without graph compilation (for
             debugging, and for one-step smoke tests of large models).
-        target: What the model is fitted against: `"labels"` (default),
-            `"inputs"` (reconstruction: y = x), `"none"` (`fit(x)`; the
-            model owns its loss) or `"teacher_forcing"` (seq2seq: x becomes
-            `{"source": x, "target_in": y shifted right behind 1}`).
+        task: What the model is fitted against, evaluated on and what it
+            writes (`kerakit.list_tasks()`: `"classification"`,
+            `"regression"`, `"reconstruction"`, `"generative"`,
+            `"seq2seq"`); a recipe without one gets the model's default.
         source: The file the recipe came from.
         overrides: The dotted overrides applied on top of the file.
     """
@@ -80,7 +81,7 @@ class Recipe:
     monitor: str
     seed: int
     run_eagerly: bool = False
-    target: str = "labels"
+    task: str = ""
     description: str = ""
     source: str = "<dict>"
     overrides: dict = dataclasses.field(default_factory=dict)
@@ -96,6 +97,10 @@ class Recipe:
         data = self.to_dict()
         data.pop("source")
         data.pop("overrides")
+        # The model's default task is left out, so that run directories
+        # made before recipes named their task keep their names.
+        if data["task"] == default_task(self.model):
+            data.pop("task")
         for path, default in schema.LATER_DEFAULTS.items():
             *parents, key = path
             node = data
@@ -169,6 +174,10 @@ def find_recipe(name_or_path: str | os.PathLike) -> Path:
     """
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"Recipe path {str(path)!r} is a directory: give a recipe "
+                f"file (.toml), e.g. {str(path / 'NAME.toml')!r}.")
         if not path.is_file():
             raise FileNotFoundError(f"Recipe file {str(path)!r} not found.")
         return path

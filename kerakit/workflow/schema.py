@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import inspect
@@ -22,6 +23,11 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+
+from kerakit.data.generated import GENERATED
+from kerakit.tasks import default_task
+from kerakit.tasks import get_task
+from kerakit.tasks import list_tasks
 
 REQUIRED = object()
 
@@ -63,17 +69,17 @@ DATASET = {
                              doc="generated: ids 0-2 are pad/start/end"),
 }
 
-# Generated datasets (`dataset.name = "generated:TASK"`).
-GENERATED_TASKS = ("reversal",)
+# Generated datasets (`dataset.name = "generated:NAME"`).
+GENERATED_TASKS = GENERATED
 
-# What the model is fitted against (see `kerakit.tasks.legacy`).
-TARGETS = ("labels", "inputs", "none", "teacher_forcing")
+# The `target` field of older recipes (and of stored runs), now `task`.
+_TARGET_TASKS = {"inputs": "reconstruction", "none": "generative",
+                 "teacher_forcing": "seq2seq"}
 
 # Fields added after recipes were first fingerprinted: a resolved recipe
 # leaves them out of its fingerprint while they hold these defaults, so
 # existing run directories keep their names.
 LATER_DEFAULTS = {
-    ("target",): "labels",
     ("dataset", "examples"): 2000,
     ("dataset", "sequence_length"): 5,
     ("dataset", "vocabulary_size"): 10,
@@ -131,16 +137,17 @@ TOP = {
     "dataset": DATASET,
     "preprocessing": PREPROCESSING,
     "optimizer": OPTIMIZER,
-    "target": Field((str,), "labels", choices=TARGETS,
-                    doc="labels | inputs (reconstruction) | none (the model "
-                    "owns its loss) | teacher_forcing (seq2seq)"),
+    "task": Field((str,), "", choices=lambda: ["", *list_tasks()],
+                  doc="what the model is fitted against (kerakit tasks); "
+                  "empty: the model's default"),
     "loss": Field((str, dict), "sparse_categorical_crossentropy",
-                  doc='a loss name or table; "none" with target = "none"'),
-    "metrics": Field((list,), ["accuracy"]),
+                  doc='a loss name or table; "none" with task = '
+                  '"generative"; default: the task\'s'),
+    "metrics": Field((list,), ["accuracy"], doc="default: the task's"),
     "batch_size": Field((int,), 32, minimum=1),
     "epochs": Field((int,), 10, minimum=1),
     "patience": Field((int,), 5, minimum=0),
-    "monitor": Field((str,), "val_accuracy"),
+    "monitor": Field((str,), "val_accuracy", doc="default: the task's"),
     "seed": Field((int,), 0, minimum=0),
     "run_eagerly": Field((bool,), False, doc="no graph compilation (debug)"),
 }
@@ -332,28 +339,37 @@ def rescale_factor(value: float | str) -> float:
     return float(value)
 
 
-def _check_target(fields: dict, loss_name: str) -> None:
-    """Check `target`, `loss`, `metrics` and a generated dataset agree."""
-    target, metrics = fields["target"], fields["metrics"]
-    if target == "none" and loss_name != "none":
-        _fail("loss", f"is {loss_name!r} but target = 'none' gives the "
-              "model no targets: use loss = 'none' (the model adds its "
-              "own loss, e.g. a VAE or GAN).")
-    if loss_name == "none" and target != "none":
-        _fail("target", f"is {target!r} but loss = 'none' compiles "
-              "without a loss, so targets would be ignored: use target = "
-              "'none'.")
-    if target == "none" and metrics:
-        _fail("metrics", "must be [] when target = 'none' (no targets to "
-              f"compare with; the model logs its own). Received: "
-              f"{list(metrics)!r}.")
-    if target == "inputs" and loss_name.startswith("sparse_"):
-        _fail("loss", f"{loss_name!r} compares integer labels, but target "
-              "= 'inputs' reconstructs the inputs: use e.g. 'mse' or "
-              "'binary_crossentropy'.")
-    if fields["preprocessing"]["one_hot"] and target != "labels":
-        _fail("preprocessing.one_hot", f"only applies to target = "
-              f"'labels'. Received target = {target!r}.")
+def _resolve_task(raw: dict) -> None:
+    """Fill `task` (from `target` in older recipes, else the model's
+    default) and the task's defaults for `loss`, `metrics`, `monitor`."""
+    target = raw.pop("target", None)
+    if target is not None:
+        if target not in (*_TARGET_TASKS, "labels"):
+            _fail("target", f"is {target!r}; this field is now 'task' "
+                  f"(one of {', '.join(list_tasks())}).")
+        mapped = _TARGET_TASKS.get(target, "")
+        if raw.get("task") and mapped and raw["task"] != mapped:
+            _fail("target", f"is {target!r} (task {mapped!r}) but task is "
+                  f"{raw['task']!r}: target is now 'task'; remove it.")
+        raw.setdefault("task", mapped)
+    model = raw.get("model")
+    if not raw.get("task") and isinstance(model, str):
+        try:
+            raw["task"] = default_task(model)
+        except ValueError:
+            return  # an unknown model is reported by its own field
+    if isinstance(raw.get("task"), str) and raw["task"] in list_tasks():
+        for key, value in get_task(raw["task"]).defaults.items():
+            raw.setdefault(key, copy.deepcopy(value))
+
+
+def _check_task(fields: dict, loss_name: str) -> None:
+    """Check the task against loss, metrics and a generated dataset."""
+    try:
+        get_task(fields["task"]).check_recipe(fields, loss_name)
+    except ValueError as err:
+        path, _, problem = str(err).partition(": ")
+        _fail(path, problem)
     dataset = fields["dataset"]
     if not dataset["name"].startswith("generated:"):
         return
@@ -416,6 +432,8 @@ def _check_tokenizer(fields: dict) -> None:
 
 def validate(raw: dict) -> dict[str, Any]:
     """Validate a raw recipe dict; return the fields of a `Recipe`."""
+    raw = dict(raw)
+    _resolve_task(raw)
     fields = _check_table("", raw, TOP)
     opt = fields["optimizer"]
     extra = {k: v for k, v in opt.items() if k not in OPTIMIZER}
@@ -433,7 +451,7 @@ def validate(raw: dict) -> dict[str, Any]:
         _check_field(f"metrics[{i}]", metric,
                      Field((str,), choices=lambda: names("metrics")))
     fields["metrics"] = tuple(metrics)
-    _check_target(fields, loss_name)
+    _check_task(fields, loss_name)
     _check_tokenizer(fields)
     allowed = ["loss", "val_loss"] + [
         p + m for m in metrics for p in ("", "val_")]

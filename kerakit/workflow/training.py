@@ -10,10 +10,13 @@
   last finished epoch;
 - at the end the best weights are restored and the test split is evaluated
   exactly once;
-- the recipe's `target` says what the model fits against (labels, its
-  inputs, nothing for models that own their loss, or teacher forcing);
-  task reports (sample grids, greedy decoding) come from
-  `kerakit.tasks.legacy`.
+- the recipe's task (`kerakit.tasks`) loads and checks the data, feeds
+  it to the model, runs the loop, evaluates and writes its own reports
+  (sample grids, greedy decoding): no task has a branch here;
+- nothing a user saved is lost: a directory that holds anything but a
+  kerakit run of the same settings is refused, `restart` clears only
+  kerakit's own files, and a run that fails before its first epoch leaves
+  no directory behind.
 
 Example:
 >>> splits = load_splits("lenet_digits")
@@ -31,58 +34,26 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
-from kerakit.tasks import legacy as recipe_tasks
+from kerakit.data.splits import Splits
+from kerakit.tasks import Task
+from kerakit.tasks import get_task
 from kerakit.workflow import runs
-from kerakit.data.datasets import RawData
-from kerakit.data.datasets import load_dataset
-from kerakit.data.preprocessing import Preprocessor
-from kerakit.data.preprocessing import TrainBatches
+from kerakit.workflow.rundir import CHECKPOINT
+from kerakit.workflow.rundir import STATE
+from kerakit.workflow.rundir import RunDirError
+from kerakit.workflow.rundir import check_run_dir
+from kerakit.workflow.rundir import clear_run_files
+from kerakit.workflow.rundir import create_run_dir
+from kerakit.workflow.rundir import remove_created
 from kerakit.workflow.recipes import Recipe
 from kerakit.workflow.recipes import load_recipe
 
-CHECKPOINT = "checkpoint.weights.h5"
+DATASET = "dataset.json"
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (NaN loss, mismatched run directory)."""
-
-
-@dataclasses.dataclass
-class Splits:
-    """Preprocessed train/validation/test arrays and what the model needs.
-
-    Attributes:
-        train: `(x, y)`, preprocessed, not augmented.
-        validation: `(x, y)`.
-        test: `(x, y)`; left untouched until the end of training.
-        input_shape: Model input shape without batch.
-        num_classes: Number of classes.
-        class_names: Class names.
-        preprocessor: The fitted `Preprocessor` (saved with the run).
-        target: The recipe's `target` (how `(x, y)` feed the model).
-    """
-
-    train: tuple[np.ndarray, np.ndarray]
-    validation: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
-    input_shape: tuple
-    num_classes: int
-    class_names: list[str]
-    preprocessor: Preprocessor
-    target: str = "labels"
-
-    def train_batches(self, batch_size: int, seed: int = 0,
-                      epoch: int = 0) -> TrainBatches:
-        """Shuffled (and augmented, if the recipe says so) batches."""
-        return recipe_tasks.TargetBatches(
-            *self.train, batch_size, self.preprocessor, seed=seed,
-            epoch=epoch, target=self.target)
-
-    def fit_data(self, part: str) -> tuple:
-        """A split packed for `fit`/`evaluate`, e.g. `fit_data("test")`."""
-        return recipe_tasks.pack(*getattr(self, part), self.target)
+    """Training cannot go on (NaN loss, unusable run directory)."""
 
 
 @dataclasses.dataclass
@@ -95,63 +66,27 @@ class TrainResult:
     history: dict[str, list]
 
 
-def _carve(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,
-           what: str) -> tuple[tuple, tuple]:
-    """Split off `fraction` of (x, y), stratified when possible."""
-    from sklearn.model_selection import train_test_split
-
-    n = len(x)
-    take = max(1, round(n * fraction))
-    if not 0 < fraction < 1 or n - take < 1:
-        raise ValueError(
-            f"Cannot carve a {what} split of {fraction} from {n} examples: "
-            f"set dataset.{what}_fraction between 0 and 1 (exclusive), or "
-            "give the dataset more examples."
-        )
-    stratify = None
-    if y.ndim == 1:  # class labels; not token sequences
-        counts = np.bincount(y.astype(int))
-        counts = counts[counts > 0]
-        stratify = y if counts.min() >= 2 and take >= len(counts) and (
-            n - take >= len(counts)) else None
-    xa, xb, ya, yb = train_test_split(x, y, test_size=take,
-                                      random_state=seed, stratify=stratify)
-    return (xa, ya), (xb, yb)
-
-
-def split_raw(raw: RawData, spec: dict[str, Any], seed: int) -> tuple:
-    """Return deterministic `(train, validation, test)` raw pairs."""
-    train, validation, test = raw.train, raw.validation, raw.test
-    if test is None:
-        train, test = _carve(*train, spec.get("test_fraction", 0.2), seed,
-                             "test")
-    if validation is None:
-        train, validation = _carve(*train,
-                                   spec.get("validation_fraction", 0.1),
-                                   seed + 1, "validation")
-    return train, validation, test
+def task_of(recipe: Recipe) -> Task:
+    """The recipe's task (`kerakit.tasks`)."""
+    return get_task(recipe.task)
 
 
 def load_splits(recipe: Recipe | str) -> Splits:
-    """Load, split and preprocess a recipe's data (statistics from train).
+    """Load, check, split and preprocess a recipe's data (statistics from
+    the training split), through the recipe's task.
 
     Args:
         recipe: A `Recipe`, or a recipe name/path.
 
     Returns:
-        `Splits`, ready for `model.fit`.
+        `Splits`, ready for the task to feed to `model.fit`.
+
+    Raises:
+        kerakit.data.splits.DataError: Labels, NaN or shapes are wrong.
     """
     recipe = load_recipe(recipe) if not isinstance(recipe, Recipe) else recipe
-    raw = load_dataset(recipe.dataset)
-    train, validation, test = split_raw(raw, recipe.dataset, recipe.seed)
-    pre = Preprocessor.from_recipe(recipe.preprocessing, raw).fit(train[0])
-
-    def prepare(pair: tuple) -> tuple[np.ndarray, np.ndarray]:
-        return pre.transform(pair[0]), pre.encode_labels(pair[1])
-
-    train, validation, test = map(prepare, (train, validation, test))
-    return Splits(train, validation, test, tuple(train[0].shape[1:]),
-                  raw.num_classes, list(raw.class_names), pre, recipe.target)
+    return task_of(recipe).load_splits(recipe.dataset, recipe.preprocessing,
+                                       recipe.seed, recipe.model_kwargs)
 
 
 def default_run_dir(recipe: Recipe) -> Path:
@@ -222,7 +157,7 @@ class _RunCallback(keras.callbacks.Callback):
         tmp = self.run_dir / "checkpoint.tmp.weights.h5"
         self.model.save_weights(tmp)
         os.replace(tmp, self.run_dir / CHECKPOINT)
-        runs.write_json(self.run_dir / "state.json", self.state)
+        runs.write_json(self.run_dir / STATE, self.state)
         runs.write_history(self.run_dir, history)
 
 
@@ -230,23 +165,6 @@ def _fresh_state(recipe: Recipe) -> dict[str, Any]:
     return {"fingerprint": recipe.fingerprint(), "status": "running",
             "epoch": 0, "best_value": None, "best_epoch": 0, "wait": 0,
             "stopped_early": False, "history": {}, "resumed_from": []}
-
-
-def _load_state(run_dir: Path, recipe: Recipe, restart: bool) -> dict:
-    path = run_dir / "state.json"
-    if restart or not path.exists():
-        for name in ("state.json", CHECKPOINT, "best.keras", "metrics.json"):
-            if (run_dir / name).exists():
-                (run_dir / name).unlink()
-        return _fresh_state(recipe)
-    state = runs.read_json(path)
-    if state.get("fingerprint") != recipe.fingerprint():
-        raise TrainingError(
-            f"{run_dir} holds a run of different settings (recipe or "
-            "overrides changed). Use another --run-dir, or restart=True "
-            "(--restart) to start this directory over."
-        )
-    return state
 
 
 def _build_model(recipe: Recipe, splits: Splits, steps: int) -> keras.Model:
@@ -276,8 +194,10 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
 
     Args:
         recipe_or_path: A `Recipe`, a shipped recipe name or a `.toml` path.
-        run_dir: Run directory; default `default_run_dir(recipe)`.
-        restart: Discard a previous run in `run_dir` instead of continuing.
+        run_dir: Run directory; default `default_run_dir(recipe)`. It must
+            be new, empty or a kerakit run of the same settings.
+        restart: Clear kerakit's files of a previous run in `run_dir` and
+            start over, instead of continuing.
         verbose: Keras `fit` verbosity (progress bar when `"auto"`).
         callbacks: Extra Keras callbacks.
         **overrides: Recipe overrides; write dots as `__`
@@ -286,6 +206,12 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
     Returns:
         `TrainResult(run_dir, metrics, model, history)`.
 
+    Raises:
+        TrainingError: The run directory cannot be used, or the loss
+            became NaN.
+        kerakit.data.splits.DataError: The data is wrong (checked before
+            any training).
+
     Example:
         result = kerakit.train("lenet_digits", epochs=5,
                                optimizer__learning_rate=1e-3)
@@ -293,13 +219,35 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
     """
     recipe = load_recipe(recipe_or_path, _normalise_overrides(overrides))
     run_dir = Path(run_dir) if run_dir else default_run_dir(recipe)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    state = _load_state(run_dir, recipe, restart)
+    try:
+        resume = check_run_dir(run_dir, recipe.fingerprint(), restart)
+    except RunDirError as err:
+        raise TrainingError(str(err)) from None
+    state = runs.read_json(run_dir / STATE) if resume else _fresh_state(
+        recipe)
     if state["status"] == "finished":
         return _finished_result(run_dir, state)
-    splits = load_splits(recipe)
-    steps = math.ceil(len(splits.train[0]) / recipe.batch_size)
+    task = task_of(recipe)
+    splits = load_splits(recipe)  # checks the data before anything is written
+    if restart:
+        clear_run_files(run_dir)
+    created = create_run_dir(run_dir)
+    try:
+        return _run(recipe, task, splits, run_dir, state, verbose, callbacks)
+    except BaseException:
+        if not state["epoch"]:  # nothing finished: leave nothing behind
+            remove_created(created)
+        raise
+
+
+def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
+         state: dict, verbose: Any, callbacks: list | None) -> TrainResult:
+    steps = task.steps_per_epoch(splits, recipe.batch_size)
     runs.write_json(run_dir / "recipe.json", recipe.to_dict())
+    runs.write_json(run_dir / DATASET, {
+        "name": recipe.dataset["name"],
+        "resolved": resolve_dataset(recipe.dataset),
+        "fingerprint": splits.fingerprint})
     splits.preprocessor.save(run_dir / "preprocessing.json")
     env = runs.environment(recipe.seed)
     if state["epoch"] and (run_dir / CHECKPOINT).exists():
@@ -312,46 +260,58 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
         _resume(model, run_dir)
     run_cb = _RunCallback(run_dir, state, recipe)
     started = time.time()
-    # A GAN has no validation step: its val_* logs come from a callback.
-    validation, first = (None, [recipe_tasks.AdversarialValidation(
-        splits.validation[0], recipe.batch_size, recipe.seed)]) if (
-        recipe_tasks.is_gan(model)) else (splits.fit_data("validation"), [])
     if state["epoch"] < recipe.epochs and not state["stopped_early"]:
-        model.fit(
-            splits.train_batches(recipe.batch_size, recipe.seed,
-                                 state["epoch"]),
-            validation_data=validation,
-            validation_batch_size=recipe.batch_size,
-            epochs=recipe.epochs, initial_epoch=state["epoch"],
-            callbacks=[*first, run_cb, keras.callbacks.TensorBoard(
-                str(run_dir / "tensorboard"), write_graph=False),
-                *(callbacks or [])],
-            verbose=verbose,
-        )
+        task.fit(model, splits, batch_size=recipe.batch_size,
+                 seed=recipe.seed, epochs=recipe.epochs,
+                 initial_epoch=state["epoch"],
+                 callbacks=[run_cb, keras.callbacks.TensorBoard(
+                     str(run_dir / "tensorboard"), write_graph=False),
+                     *(callbacks or [])], verbose=verbose)
     if run_cb.nan_at is not None:
         state["status"] = "diverged"
-        runs.write_json(run_dir / "state.json", state)
+        runs.write_json(run_dir / STATE, state)
         epoch, batch = run_cb.nan_at
+        best = run_dir / "best.keras"
+        kept = (f" Best weights so far: {best}." if best.exists() else
+                " No epoch finished, so no weights were kept.")
         raise TrainingError(
             f"The loss became NaN/inf at epoch {epoch}, batch {batch}; "
-            "training stopped. Lower optimizer.learning_rate (now "
-            f"{recipe.optimizer['learning_rate']}), add optimizer.clipnorm, "
-            "or check the inputs are normalised (preprocessing.rescale / "
-            f"standardize). Best weights so far: {run_dir / 'best.keras'}."
+            "training stopped. The data was checked and is finite, so the "
+            "optimisation diverged: lower optimizer.learning_rate (now "
+            f"{recipe.optimizer['learning_rate']}) or add "
+            f"optimizer.clipnorm.{kept}"
         )
-    return _finish(model, recipe, splits, run_dir, state, started)
+    return _finish(model, recipe, task, splits, run_dir, state, started)
 
 
-def _finish(model: keras.Model, recipe: Recipe, splits: Splits,
+def resolve_dataset(dataset: dict[str, Any]) -> str:
+    """The dataset name with a local path made absolute, so that a run can
+    be evaluated from another working directory.
+
+    Example:
+    >>> resolve_dataset({"name": "digits"})
+    'digits'
+    """
+    name = dataset["name"]
+    for prefix in ("npz:", "folder:"):
+        if name.startswith(prefix):
+            return prefix + str(Path(name[len(prefix):]).expanduser()
+                                .absolute())
+    if name.endswith(".npz") or (os.path.isdir(name) and ":" not in name):
+        return str(Path(name).expanduser().absolute())
+    return name
+
+
+def _finish(model: keras.Model, recipe: Recipe, task: Task, splits: Splits,
             run_dir: Path, state: dict, started: float) -> TrainResult:
     best = keras.saving.load_model(run_dir / "best.keras", compile=False)
     model.set_weights(best.get_weights())
-    test = recipe_tasks.evaluate(model, splits.test, recipe.target,
-                                 recipe.batch_size, recipe.seed)
+    test = task.evaluate(model, splits.test, recipe.batch_size, recipe.seed)
     history = state["history"]
     best_index = state["best_epoch"] - 1
     metrics = {
         "recipe": recipe.name,
+        "task": recipe.task,
         "backend": keras.backend.backend(),
         "monitor": recipe.monitor,
         "best_epoch": state["best_epoch"],
@@ -369,15 +329,14 @@ def _finish(model: keras.Model, recipe: Recipe, splits: Splits,
                      "test": len(splits.test[0])},
         "seconds_last_session": round(time.time() - started, 2),
     }
-    extra = recipe_tasks.report(model, recipe.target, splits, run_dir,
-                                recipe.seed)
+    extra = task.report(model, splits, run_dir, recipe.seed)
     metrics["test"].update(extra.pop("test", {}))
     metrics.update(extra)
     runs.write_json(run_dir / "metrics.json", metrics)
     runs.plot_history(run_dir / "learning_curves.png", history,
                       state["best_epoch"], f"{recipe.name} ({recipe.model})")
     state["status"] = "finished"
-    runs.write_json(run_dir / "state.json", state)
+    runs.write_json(run_dir / STATE, state)
     return TrainResult(run_dir, metrics, model, history)
 
 

@@ -117,7 +117,7 @@ def test_generated_reversal_splits_keep_integer_tokens():
     x, y = splits.test
     assert x.dtype == np.int32 and x.shape[1] == 5 and y.shape[1] == 6
     np.testing.assert_array_equal(y[:, :5], x[:, ::-1])
-    packed, target = splits.fit_data("test")
+    packed, target = training.task_of(recipe).fit_data(*splits.test)
     assert packed["target_in"][:, 0].tolist() == [1] * 10
     np.testing.assert_array_equal(packed["target_in"][:, 1:], y[:, :5])
 
@@ -132,16 +132,32 @@ def _assert_recipe_error(name, overrides, field, words):
 
 
 @pytest.mark.parametrize("overrides, field, words", [
-    ({"target": "label"}, "'target'", ["Did you mean 'labels'",
-                                       "inputs, none, teacher_forcing"]),
-    ({"target": "none"}, "'loss'", ["loss = 'none'"]),
-    ({"loss": "none"}, "'target'", ["target = 'none'"]),
-    ({"target": "none", "loss": "none"}, "'metrics'", ["must be []"]),
-    ({"target": "inputs"}, "'loss'", ["reconstructs the inputs"]),
-    ({"target": 3}, "'target'", ["must be a string"]),
+    ({"task": "clasification"}, "'task'", ["Did you mean 'classification'",
+                                            "generative, reconstruction"]),
+    ({"task": "generative"}, "'loss'", ["loss = 'none'"]),
+    ({"loss": "none"}, "'loss'", ["task = 'generative'"]),
+    ({"task": "generative", "loss": "none"}, "'metrics'", ["must be []"]),
+    ({"task": "reconstruction"}, "'loss'", ["reconstructs the inputs"]),
+    ({"task": "regression"}, "'loss'", ["fits real values"]),
+    ({"task": "seq2seq", "preprocessing.one_hot": True},
+     "'preprocessing.one_hot'", ["only applies to task = 'classification'"]),
+    ({"task": 3}, "'task'", ["must be a string"]),
+    # The `target` field of older recipes maps to its task.
+    ({"target": "inputs"}, "'target'", ["target is now 'task'"]),
+    ({"target": "label"}, "'target'", ["now 'task'"]),
 ])
-def test_bad_target_is_a_clear_error(overrides, field, words):
+def test_bad_task_is_a_clear_error(overrides, field, words):
     _assert_recipe_error("lenet_digits", overrides, field, words)
+
+
+def test_older_target_field_maps_to_its_task():
+    recipe = recipes.recipe_from_dict({
+        "name": "old", "model": "autoencoder", "target": "inputs",
+        "loss": "mean_squared_error", "metrics": [], "monitor": "val_loss"})
+    assert recipe.task == "reconstruction"
+    assert recipes.recipe_from_dict({
+        "name": "old", "model": "lenet5", "target": "labels"}).task == (
+        "classification")
 
 
 @pytest.mark.parametrize("overrides, field, words", [
@@ -158,10 +174,11 @@ def test_bad_generated_dataset_is_a_clear_error(overrides, field, words):
 
 
 def test_new_fields_leave_existing_fingerprints_unchanged():
-    # Values computed by the code before `target` and the generated-dataset
-    # fields existed: run directories of existing recipes keep their names.
+    # Values computed by the code before `target` (now `task`) and the
+    # generated-dataset fields existed: run directories of existing recipes
+    # keep their names.
     recipe = recipes.recipe_from_dict({"name": "fp2", "model": "lenet5"})
-    assert recipe.target == "labels"
+    assert recipe.task == "classification"
     assert recipe.fingerprint() == "a798b27332"
     other = recipes.recipe_from_dict({
         "name": "fp", "model": "mlp", "epochs": 3,

@@ -13,9 +13,13 @@ import keras
 import numpy as np
 import pytest
 
-from kerakit.workflow import recipes
-from kerakit.workflow import training
 from kerakit.cli import main
+from kerakit.data.datasets import load_dataset
+from kerakit.data.splits import DataError
+from kerakit.data.splits import split_raw
+from kerakit.workflow import recipes
+from kerakit.workflow import schema
+from kerakit.workflow import training
 from kerakit.workflow.inference import evaluate_run
 from kerakit.workflow.inference import predict
 
@@ -77,9 +81,8 @@ def test_default_recipe_end_to_end(tmp_path, monkeypatch):
     np.testing.assert_allclose(best.predict(test_x[:4], verbose=0),
                                result.model.predict(test_x[:4], verbose=0),
                                rtol=1e-5, atol=1e-5)
-    raw = training.split_raw(
-        __import__("kerakit.data.datasets", fromlist=["x"]).load_dataset(
-            {"name": "digits", "limit": 300}), {}, 0)[2][0]
+    raw = split_raw(load_dataset({"name": "digits", "limit": 300}), {},
+                    0)[2][0]
     out = predict(tmp_path, raw[:5])
     expected = best.predict(test_x[:5], verbose=0).argmax(-1).tolist()
     assert out["classes"] == expected
@@ -96,13 +99,31 @@ def test_default_recipe_end_to_end(tmp_path, monkeypatch):
     assert again.metrics == metrics
 
 
-def test_nan_loss_stops_with_a_clear_message(tmp_path):
-    with pytest.raises(training.TrainingError, match="NaN.*learning_rate"):
+def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
+    # A loss that is NaN by construction: the same on every backend and CPU
+    # (inputs that overflow to inf now fail when the data loads).
+    def nan_loss(y_true, y_pred):
+        return keras.ops.mean(y_pred) * float("nan")
+
+    monkeypatch.setattr(schema, "make_loss", lambda spec: nan_loss)
+    with pytest.raises(training.TrainingError,
+                       match="NaN.*diverged.*learning_rate") as info:
         training.train("mlp_digits", tmp_path, verbose=0, epochs=3,
-                       dataset__limit=100, preprocessing__rescale=1e38,
-                       preprocessing__standardize=False)
+                       dataset__limit=100)
+    assert "No epoch finished" in str(info.value)
+    assert "best.keras" not in str(info.value)  # none was written
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["status"] == "diverged" and state["epoch"] == 0
+
+
+def test_inputs_that_overflow_in_preprocessing_fail_before_training(
+        tmp_path):
+    with pytest.raises(DataError, match="after preprocessing.*rescale"):
+        training.train("mlp_digits", tmp_path / "run", verbose=0,
+                       epochs=3, dataset__limit=100,
+                       preprocessing__rescale=1e38,
+                       preprocessing__standardize=False)
+    assert not (tmp_path / "run").exists()  # nothing left behind
 
 
 def test_early_stopping(tmp_path):
@@ -125,7 +146,13 @@ def test_run_dir_of_other_settings_is_refused(tmp_path):
         training.train("mlp_digits", tmp_path, verbose=0, epochs=2,
                        dataset__limit=100, restart=True,
                        dataset__test_fraction=0.0)
-    assert not (tmp_path / "state.json").exists()  # restart cleared it
+    # The data is checked before a restart clears anything: a restart that
+    # cannot run keeps the previous run.
+    assert (tmp_path / "state.json").is_file()
+    training.train("mlp_digits", tmp_path, verbose=0, epochs=2,
+                   dataset__limit=100, restart=True)
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["epoch"] == 2 and state["resumed_from"] == []
 
 
 def test_default_run_dir_is_stable(monkeypatch, tmp_path):

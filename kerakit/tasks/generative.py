@@ -1,25 +1,17 @@
-"""What a recipe fits against, and the reports that depend on the task.
+"""Generative models that own their loss: VAE and GAN (`fit(x)`, no targets).
 
-A recipe's `target` says how the preprocessed `(x, y)` splits feed the
-model (:func:`pack`):
-- `"labels"`: `(x, y)`, supervised (the default);
-- `"inputs"`: `(x, x)`, reconstruction (autoencoders);
-- `"none"`: `x` alone, for models that add their own loss (VAE, GAN);
-- `"teacher_forcing"`: `({"source": x, "target_in": y shifted right behind
-  the start id 1}, y)`, for `seq2seq`.
-
-A `GAN` has a custom train step and no validation step, so its validation
-and test metrics come from :func:`adversarial_metrics` (held-out
-discriminator and generator losses, and the MMD between generated and real
-examples) instead of `model.evaluate`. After training, :func:`report` writes
-a grid of prior samples (`samples.png`) for models with `sample` (VAE) or
-`generate` (GAN), and greedy-decoding exact match for teacher-forced models.
+A VAE logs its reconstruction and KL losses and evaluates like any model. A
+`GAN` has a custom train step and no validation step, so its validation and
+test metrics come from :func:`adversarial_metrics` (held-out discriminator
+and generator losses, and the maximum mean discrepancy between generated and
+real examples) instead of `model.evaluate`. After training, a model that can
+draw from its prior (`sample` for a VAE, `generate` for a GAN) writes a grid
+of samples to `samples.png` in the run directory.
 
 Example:
->>> import numpy as np
->>> x, y = np.zeros((2, 3), "int32"), np.array([[5, 4, 2], [6, 3, 2]])
->>> pack(x, y, "teacher_forcing")[0]["target_in"].tolist()
-[[1, 5, 4], [1, 6, 3]]
+>>> x = np.random.default_rng(0).normal(size=(50, 4))
+>>> mmd(x, x, 1.0)
+0.0
 """
 
 from __future__ import annotations
@@ -32,58 +24,21 @@ from typing import Any
 import keras
 import numpy as np
 
-from kerakit.data.preprocessing import TrainBatches
+from kerakit.tasks.base import Task
+from kerakit.tasks.reconstruction import describe_reconstructions
 
-START_ID = 1  # seq2seq token convention: 0 pad, 1 start, 2 end.
 SAMPLES = "samples.png"
 
 
-def pack(x: np.ndarray, y: np.ndarray, target: str) -> tuple:
-    """Return the `fit`/`evaluate` arguments for `target` as a tuple."""
-    if target == "labels":
-        return x, y
-    if target == "inputs":
-        return x, x
-    if target == "none":
-        return (x,)
-    if target == "teacher_forcing":
-        y = np.asarray(y)
-        start = np.full((len(y), 1), START_ID, dtype=y.dtype)
-        shifted = np.concatenate([start, y[:, :-1]], axis=1)
-        return {"source": x, "target_in": shifted.astype("int32")}, y
-    raise ValueError(f"Unknown target {target!r}.")
-
-
-class TargetBatches(TrainBatches):
-    """`TrainBatches` packed for the recipe's `target` (see :func:`pack`).
-
-    With `"inputs"` the target is the (augmented) input the model sees.
-    """
-
-    def __init__(self, *args: Any, target: str = "labels", **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.target = target
-
-    def __getitem__(self, index: int) -> Any:
-        packed = pack(*super().__getitem__(index), self.target)
-        return packed[0] if len(packed) == 1 else packed
-
-
 def is_gan(model: keras.Model) -> bool:
-    """Whether `model` is a kerakit `GAN` (evaluated by this module)."""
+    """Whether `model` is a kerakit `GAN` (adversarial evaluation)."""
     from kerakit.models.generative.gan import GAN
 
     return isinstance(model, GAN)
 
 
 def mmd(a: np.ndarray, b: np.ndarray, bandwidth: float) -> float:
-    """Maximum mean discrepancy (Gaussian kernel) between two samples.
-
-    Example:
-    >>> x = np.random.default_rng(0).normal(size=(50, 4))
-    >>> mmd(x, x, 1.0)
-    0.0
-    """
+    """Maximum mean discrepancy (Gaussian kernel) between two samples."""
     a = a.reshape(len(a), -1).astype("float64")
     b = b.reshape(len(b), -1).astype("float64")
 
@@ -149,16 +104,6 @@ class AdversarialValidation(keras.callbacks.Callback):
         logs.update({f"val_{k}": v for k, v in values.items()})
 
 
-def evaluate(model: keras.Model, pair: tuple, target: str, batch_size: int,
-             seed: int = 0) -> dict[str, float]:
-    """Evaluate a compiled model on one preprocessed `(x, y)` split."""
-    if is_gan(model):
-        return adversarial_metrics(model, pair[0], batch_size, seed)
-    out = model.evaluate(*pack(*pair, target), batch_size=batch_size,
-                         return_dict=True, verbose=0)
-    return {k: float(v) for k, v in out.items()}
-
-
 def write_samples(samples: np.ndarray, path: Path,
                   value_range: tuple[float, float], scale: int = 4) -> None:
     """Save `(n, H, W[, C])` samples as one PNG grid (matplotlib, Agg)."""
@@ -189,34 +134,82 @@ def write_samples(samples: np.ndarray, path: Path,
     os.replace(tmp, path)
 
 
-def report(model: keras.Model, target: str, splits: Any, run_dir: Path,
-           seed: int, num_samples: int = 64) -> dict[str, Any]:
-    """Task reports after training; returns what goes into metrics.json.
+class GenerativeTask(Task):
+    """`fit(x)`: the model adds its own loss (VAE, GAN); labels unused."""
 
-    - A VAE (`sample`) or GAN (`generate`) on image-shaped data writes
-      `samples.png`, `num_samples` draws from the prior, and returns
-      `{"samples": {"path": "samples.png", "count": n}}` (the path is
-      relative to the run directory).
-    - A teacher-forced model returns `{"test": {"greedy_exact_match": a}}`:
-      the share of test sequences that greedy decoding gets exactly right.
-    """
-    out: dict[str, Any] = {}
-    draw = getattr(model, "sample", None) or getattr(model, "generate", None)
-    shape = splits.input_shape
-    if callable(draw) and len(shape) in (2, 3):
+    name = "generative"
+    description = ("inputs only; the model owns its loss (VAE, GAN); "
+                   "held-out GAN metrics; samples.png")
+    model_tasks = ("generation",)
+    defaults = {"loss": "none", "metrics": [], "monitor": "val_loss"}
+
+    def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
+        """The loss must be `"none"` and there are no metrics."""
+        if loss_name != "none":
+            raise ValueError(
+                f"loss: is {loss_name!r} but task = 'generative' gives the "
+                "model no targets: use loss = 'none' (the model adds its "
+                "own loss, e.g. a VAE or GAN).")
+        if fields["metrics"]:
+            raise ValueError(
+                "metrics: must be [] with task = 'generative' (no targets "
+                "to compare with; the model logs its own). Received: "
+                f"{list(fields['metrics'])!r}.")
+        if fields["preprocessing"]["one_hot"]:
+            super().check_recipe(fields, "mean_squared_error")
+
+    def fit_data(self, x: Any, y: Any) -> tuple:
+        """`(x,)`."""
+        return (x,)
+
+    def validation(self, model: keras.Model, splits: Any, batch_size: int,
+                   seed: int) -> tuple[Any, list]:
+        """A GAN has no validation step: a callback adds its `val_*`."""
+        if is_gan(model):
+            return None, [AdversarialValidation(splits.validation[0],
+                                                batch_size, seed)]
+        return super().validation(model, splits, batch_size, seed)
+
+    def evaluate(self, model: keras.Model, pair: tuple, batch_size: int,
+                 seed: int = 0) -> dict[str, float]:
+        """`model.evaluate`, or the adversarial metrics of a GAN."""
+        if is_gan(model):
+            return adversarial_metrics(model, pair[0], batch_size, seed)
+        return super().evaluate(model, pair, batch_size, seed)
+
+    def report(self, model: keras.Model, splits: Any, run_dir: Path,
+               seed: int, num_samples: int = 64) -> dict[str, Any]:
+        """Write `samples.png`, `num_samples` draws from the prior.
+
+        Returns `{"samples": {"path": "samples.png", "count": n,
+        "source": "prior"}}` (the path is relative to the run directory),
+        or `{}` for models without a prior or with non-image data.
+        """
+        draw = getattr(model, "sample", None) or getattr(model, "generate",
+                                                         None)
+        shape = splits.input_shape
+        if not callable(draw) or len(shape) not in (2, 3):
+            return {}
         samples = np.asarray(draw(num_samples, seed=seed)).reshape(
             num_samples, *shape)
         train_x = splits.train[0]
         write_samples(samples, run_dir / SAMPLES,
                       (float(train_x.min()), float(train_x.max())))
-        out["samples"] = {"path": SAMPLES, "count": num_samples,
-                          "source": "prior"}
-    if target == "teacher_forcing":
-        from kerakit.models.rnn.seq2seq import greedy_decode
+        return {"samples": {"path": SAMPLES, "count": num_samples,
+                            "source": "prior"}}
 
-        source, expected = splits.test
-        decoded = greedy_decode(model, source, max_length=expected.shape[1],
-                                start_id=START_ID)
-        exact = np.all(decoded == expected, axis=1)
-        out["test"] = {"greedy_exact_match": float(exact.mean())}
-    return out
+    def predict(self, model: keras.Model, x: np.ndarray,
+                class_names: list[str]) -> dict[str, Any]:
+        """A GAN scores realness; a VAE reconstructs its inputs."""
+        out = np.asarray(model.predict(x, verbose=0))
+        if is_gan(model):
+            return {"real_probability": 1.0 / (1.0 + np.exp(
+                -out.reshape(len(x), -1)[:, 0]))}
+        return {"reconstructions": out}
+
+    def describe_predictions(self, out: dict[str, Any]) -> list[str]:
+        """Realness per input (GAN), or each reconstruction's range."""
+        if "real_probability" in out:
+            return [f"{i}\treal {p:.4f}"
+                    for i, p in enumerate(out["real_probability"])]
+        return describe_reconstructions(out["reconstructions"])

@@ -1,0 +1,91 @@
+"""Tasks: what a recipe fits against, evaluates and writes (one module each).
+
+A recipe names its task (`task = "classification"`); without one, the
+model's registry entry gives the default (`default_task`). Each task is a
+:class:`kerakit.tasks.base.Task`; `register_task` adds a new kind, so a new
+family adds a task module, not a branch in the training loop.
+
+Example:
+>>> list_tasks()
+['classification', 'generative', 'reconstruction', 'regression', 'seq2seq']
+>>> default_task("lenet5"), default_task("vae")
+('classification', 'generative')
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from kerakit.tasks.base import Task
+from kerakit.tasks.classification import ClassificationTask
+from kerakit.tasks.generative import GenerativeTask
+from kerakit.tasks.reconstruction import ReconstructionTask
+from kerakit.tasks.regression import RegressionTask
+from kerakit.tasks.seq2seq import Seq2SeqTask
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(task_class: type[Task]) -> type[Task]:
+    """Register a `Task` subclass under its `name` (usable as a decorator).
+
+    Raises:
+        ValueError: When the name is empty or already registered.
+    """
+    name = task_class.name
+    if not name or name in _TASKS:
+        raise ValueError(f"Task name {name!r} is empty or already "
+                         f"registered. Registered: {list_tasks()}")
+    _TASKS[name] = task_class()
+    return task_class
+
+
+def list_tasks() -> list[str]:
+    """Return the registered task names, sorted."""
+    return sorted(_TASKS)
+
+
+def describe_tasks() -> dict[str, str]:
+    """Return `{task name: one-line description}`, sorted by name."""
+    return {name: _TASKS[name].description for name in list_tasks()}
+
+
+def get_task(name: str) -> Task:
+    """Return the task registered as `name`.
+
+    Raises:
+        ValueError: For an unknown name, listing the known ones.
+    """
+    if name not in _TASKS:
+        close = difflib.get_close_matches(str(name), list_tasks(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown task {name!r}.{hint} Known tasks: "
+                         f"{', '.join(list_tasks())}.")
+    return _TASKS[name]
+
+
+def default_task(model: str) -> str:
+    """The task a recipe of registered `model` gets when it names none."""
+    from kerakit.registry import get_entry
+
+    label = get_entry(model).task
+    for name in list_tasks():
+        if label in _TASKS[name].model_tasks:
+            return name
+    raise ValueError(
+        f"Model {model!r} (registry task {label!r}) has no default task: "
+        f"set task = one of {', '.join(list_tasks())} in the recipe.")
+
+
+for _task in (ClassificationTask, RegressionTask, ReconstructionTask,
+              GenerativeTask, Seq2SeqTask):
+    register_task(_task)
+
+__all__ = [
+    "Task",
+    "default_task",
+    "describe_tasks",
+    "get_task",
+    "list_tasks",
+    "register_task",
+]

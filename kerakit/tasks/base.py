@@ -1,0 +1,184 @@
+"""The task interface: what a recipe fits against, evaluates and writes.
+
+A :class:`Task` stands between the workflow (`kerakit.workflow.training`,
+which owns the run directory, resuming, best weights, early stopping and the
+single test evaluation) and a model. A task
+
+- checks a recipe's task-specific fields (`check_recipe`) and supplies the
+  defaults a recipe may omit (`defaults`: loss, metrics, monitor);
+- loads and checks the data it needs (`load_splits`: labels, NaN, shapes,
+  before any training);
+- feeds the prepared splits to the model (`fit_data`, `train_batches`) and
+  runs the training loop (`fit`);
+- evaluates a split with its own metrics (`evaluate`);
+- writes its own artifacts after training (`report`: samples, decodes);
+- post-processes predictions (`predict`, `describe_predictions`).
+
+`fit` calls `model.fit` by default. A task that owns its loop (an RL agent
+with an environment and no dataset, say) overrides `fit` and calls the
+workflow's callbacks itself: `on_train_begin`, then `on_epoch_begin` /
+`on_epoch_end(epoch, logs)` once per evaluation period with the monitored
+value in `logs`, then `on_train_end`; the run callback then keeps the best
+weights, stops early and checkpoints exactly as for `model.fit`. It stops
+when `model.stop_training` becomes true.
+
+Example:
+>>> from kerakit.tasks import get_task
+>>> task = get_task("classification")
+>>> task.defaults["loss"], task.defaults["monitor"]
+('sparse_categorical_crossentropy', 'val_accuracy')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from typing import ClassVar
+
+import keras
+import numpy as np
+
+from kerakit.data.datasets import load_dataset
+from kerakit.data.preprocessing import TrainBatches
+from kerakit.data.splits import Splits
+from kerakit.data.splits import check_splits
+from kerakit.data.splits import prepare_splits
+from kerakit.data.splits import split_raw
+
+
+class Task:
+    """Base class of every task; subclasses set the class attributes.
+
+    Attributes:
+        name: The task's name in recipes (`task = "classification"`).
+        description: One line for `kerakit tasks`.
+        model_tasks: Registry task labels (`kerakit.model_info(m)["task"]`)
+            for which this task is the default.
+        defaults: Recipe fields a recipe may omit: `loss`, `metrics`,
+            `monitor`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    model_tasks: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[dict[str, Any]] = {
+        "loss": "sparse_categorical_crossentropy",
+        "metrics": ["accuracy"], "monitor": "val_accuracy"}
+
+    # ------------------------------------------------------------ recipes
+    def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
+        """Refuse recipe settings that contradict this task.
+
+        Args:
+            fields: The validated recipe fields.
+            loss_name: The loss's name (`"none"` when the model owns it).
+
+        Raises:
+            ValueError: `"FIELD: what is wrong and what to do"`.
+        """
+        if loss_name == "none":
+            raise ValueError(
+                f"loss: is 'none' but task = {self.name!r} fits the model "
+                "against targets: name a loss, or use task = 'generative' "
+                "for a model that adds its own loss (VAE, GAN).")
+        if fields["preprocessing"]["one_hot"]:
+            raise ValueError(
+                "preprocessing.one_hot: only applies to task = "
+                f"'classification'. Received task = {self.name!r}.")
+
+    # --------------------------------------------------------------- data
+    def load_splits(self, dataset: dict[str, Any],
+                    preprocessing: dict[str, Any], seed: int,
+                    model_kwargs: dict[str, Any] | None = None) -> Splits:
+        """Load, split, check and preprocess a recipe's data.
+
+        Everything is checked before training starts (`check_raw`), so
+        bad data never costs a training run.
+        """
+        raw = load_dataset(dataset)
+        parts = split_raw(raw, dataset, seed)
+        check_splits(parts, raw.name)
+        self.check_raw(parts, raw, dict(model_kwargs or {}))
+        return prepare_splits(raw, parts, preprocessing)
+
+    def check_raw(self, parts: tuple, raw: Any,
+                  model_kwargs: dict[str, Any]) -> None:
+        """Task-specific checks of the raw splits (labels); none here."""
+
+    def fit_data(self, x: Any, y: Any) -> tuple:
+        """`(x, y)` of one split packed as `fit`/`evaluate` arguments."""
+        return x, y
+
+    def train_batches(self, splits: Splits, batch_size: int, seed: int,
+                      epoch: int) -> keras.utils.PyDataset:
+        """Shuffled (and augmented, if the recipe says so) batches."""
+        return _PackedBatches(self, *splits.train, batch_size,
+                              splits.preprocessor, seed=seed, epoch=epoch)
+
+    def steps_per_epoch(self, splits: Splits, batch_size: int) -> int:
+        """Optimizer steps per epoch (sets learning-rate schedules)."""
+        return -(-len(splits.train[0]) // batch_size)
+
+    # ----------------------------------------------------------- training
+    def validation(self, model: keras.Model, splits: Splits,
+                   batch_size: int, seed: int) -> tuple[Any, list]:
+        """`(validation_data, callbacks)` that log `val_*` every epoch.
+
+        The callbacks run before the workflow's (best weights read the
+        `val_*` logs they add).
+        """
+        return self.fit_data(*splits.validation), []
+
+    def fit(self, model: keras.Model, splits: Splits, *, batch_size: int,
+            seed: int, epochs: int, initial_epoch: int,
+            callbacks: list[keras.callbacks.Callback],
+            verbose: Any = "auto") -> None:
+        """Train from `initial_epoch` to `epochs`, calling `callbacks`."""
+        validation, first = self.validation(model, splits, batch_size, seed)
+        model.fit(
+            self.train_batches(splits, batch_size, seed, initial_epoch),
+            validation_data=validation, validation_batch_size=batch_size,
+            epochs=epochs, initial_epoch=initial_epoch,
+            callbacks=[*first, *callbacks], verbose=verbose)
+
+    def evaluate(self, model: keras.Model, pair: tuple, batch_size: int,
+                 seed: int = 0) -> dict[str, float]:
+        """Metrics of a compiled model on one preprocessed split."""
+        packed = self.fit_data(*pair)
+        out = model.evaluate(*packed, batch_size=batch_size,
+                             return_dict=True, verbose=0)
+        return {k: float(v) for k, v in out.items()}
+
+    def report(self, model: keras.Model, splits: Splits, run_dir: Path,
+               seed: int) -> dict[str, Any]:
+        """Write the task's artifacts after training; return what goes into
+        `metrics.json` (a `"test"` entry is merged into the test metrics).
+        """
+        return {}
+
+    # ---------------------------------------------------------- inference
+    def predict(self, model: keras.Model, x: np.ndarray,
+                class_names: list[str]) -> dict[str, Any]:
+        """Predictions for preprocessed inputs `x`: `{"outputs": array}`."""
+        return {"outputs": np.asarray(model.predict(x, verbose=0))}
+
+    def describe_predictions(self, out: dict[str, Any]) -> list[str]:
+        """Lines that `kerakit predict` prints, one per input."""
+        return [f"{i}\t" + np.array2string(np.asarray(row), precision=4,
+                                           threshold=12)
+                for i, row in enumerate(next(iter(out.values())))]
+
+
+class _PackedBatches(TrainBatches):
+    """`TrainBatches` packed by the task (`Task.fit_data`).
+
+    A reconstruction task's target is the (augmented) input the model sees.
+    """
+
+    def __init__(self, task: Task, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.task = task
+
+    def __getitem__(self, index: int) -> Any:
+        packed = self.task.fit_data(*super().__getitem__(index))
+        return packed[0] if len(packed) == 1 else packed

@@ -134,18 +134,25 @@ def check_finite(array: Any, what: str) -> None:
             "or predicting.")
 
 
-def check_splits(parts: tuple, dataset: str) -> None:
+def given_splits(raw: RawData) -> dict[str, tuple]:
+    """The raw `(x, y)` splits a dataset comes with, by split name."""
+    return {name: pair for name, pair in zip(
+        SPLIT_NAMES, (raw.train, raw.validation, raw.test))
+        if pair is not None}
+
+
+def check_splits(parts: dict[str, tuple], dataset: str) -> None:
     """Check raw splits before any training: finite, same example shapes.
 
     Args:
-        parts: `(train, validation, test)` raw `(x, y)` pairs.
+        parts: Raw `(x, y)` pairs by split name (`given_splits`).
         dataset: The dataset's name, for the messages.
 
     Raises:
         DataError: Naming the split and array that is wrong.
     """
     shapes = {}
-    for name, (x, y) in zip(SPLIT_NAMES, parts):
+    for name, (x, y) in parts.items():
         if len(x) != len(y):
             raise DataError(
                 f"dataset {dataset!r}: the {name} split has {len(x)} inputs "
@@ -210,13 +217,16 @@ def compare_fingerprints(recorded: dict, found: dict) -> list[str]:
 
 
 def prepare_splits(raw: RawData, parts: tuple,
-                   preprocessing: dict[str, Any]) -> Splits:
+                   preprocessing: dict[str, Any],
+                   encode_labels: Any = None) -> Splits:
     """Fit the preprocessing on the training split and apply it to all.
 
     Args:
         raw: The loaded dataset (metadata: classes, value range).
         parts: `(train, validation, test)` raw `(x, y)` pairs.
         preprocessing: The recipe's preprocessing table.
+        encode_labels: `(preprocessor, y) -> array`; default the
+            preprocessor's class-label encoding (integers or one-hot).
 
     Returns:
         `Splits`, ready for a task to feed to `model.fit`.
@@ -225,7 +235,9 @@ def prepare_splits(raw: RawData, parts: tuple,
     pre = Preprocessor.from_recipe(preprocessing, raw).fit(train[0])
 
     def prepare(pair: tuple) -> tuple[np.ndarray, np.ndarray]:
-        return pre.transform(pair[0]), pre.encode_labels(pair[1])
+        if encode_labels is None:
+            return pre.transform(pair[0]), pre.encode_labels(pair[1])
+        return pre.transform(pair[0]), encode_labels(pre, pair[1])
 
     prepared = tuple(map(prepare, (train, validation, test)))
     for name, (x, _) in zip(SPLIT_NAMES, prepared):

@@ -64,11 +64,19 @@ def get_task(name: str) -> Task:
     return _TASKS[name]
 
 
-def default_task(model: str) -> str:
-    """The task a recipe of registered `model` gets when it names none."""
+def default_task(model: str, model_kwargs: dict | None = None) -> str:
+    """The task a recipe of registered `model` gets when it names none.
+
+    A model that takes a `task` argument (`mlp`, `lstm`: classification or
+    regression) gets the task that argument names.
+    """
     from kerakit.registry import get_entry
 
     label = get_entry(model).task
+    chosen = (model_kwargs or {}).get("task")
+    if isinstance(chosen, str) and any(
+            chosen in task.model_tasks for task in _TASKS.values()):
+        label = chosen
     for name in list_tasks():
         if label in _TASKS[name].model_tasks:
             return name

@@ -42,6 +42,7 @@ from kerakit.data.datasets import load_dataset
 from kerakit.data.preprocessing import TrainBatches
 from kerakit.data.splits import Splits
 from kerakit.data.splits import check_splits
+from kerakit.data.splits import given_splits
 from kerakit.data.splits import prepare_splits
 from kerakit.data.splits import split_raw
 
@@ -96,14 +97,20 @@ class Task:
         bad data never costs a training run.
         """
         raw = load_dataset(dataset)
+        given = given_splits(raw)
+        check_splits(given, raw.name)
+        self.check_raw(given, raw, dict(model_kwargs or {}))
         parts = split_raw(raw, dataset, seed)
-        check_splits(parts, raw.name)
-        self.check_raw(parts, raw, dict(model_kwargs or {}))
-        return prepare_splits(raw, parts, preprocessing)
+        return prepare_splits(raw, parts, preprocessing, self.encode_labels)
 
-    def check_raw(self, parts: tuple, raw: Any,
+    def encode_labels(self, preprocessor: Any, y: Any) -> np.ndarray:
+        """Labels as the model is fitted against them (class ids here)."""
+        return preprocessor.encode_labels(y)
+
+    def check_raw(self, parts: dict[str, tuple], raw: Any,
                   model_kwargs: dict[str, Any]) -> None:
-        """Task-specific checks of the raw splits (labels); none here."""
+        """Task-specific checks of the raw `(x, y)` splits by name, before
+        any carving (labels); none here."""
 
     def fit_data(self, x: Any, y: Any) -> tuple:
         """`(x, y)` of one split packed as `fit`/`evaluate` arguments."""

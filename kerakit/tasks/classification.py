@@ -19,24 +19,23 @@ from typing import Any
 import keras
 import numpy as np
 
-from kerakit.data.splits import SPLIT_NAMES
 from kerakit.data.splits import DataError
 from kerakit.tasks.base import Task
 
 
-def check_class_labels(parts: tuple, dataset: str,
+def check_class_labels(parts: dict[str, tuple], dataset: str,
                        num_classes: int) -> None:
     """Refuse labels that are not class ids below `num_classes`.
 
     Example:
     >>> y = np.array([0, 1, 2.5])
     >>> try:
-    ...     check_class_labels([(y, y)], "d", 3)
+    ...     check_class_labels({"train": (y, y)}, "d", 3)
     ... except DataError as err:
     ...     print(str(err).split(":")[1])
      the train labels must be integer class ids, but 1 of 3 are not whole numbers (e.g. 2.5)
     """
-    for name, (_, y) in zip(SPLIT_NAMES, parts):
+    for name, (_, y) in parts.items():
         y = np.asarray(y)
         if y.dtype == object or y.dtype.kind in "USc":
             raise DataError(
@@ -76,7 +75,7 @@ class ClassificationTask(Task):
         if loss_name == "none":
             super().check_recipe(fields, loss_name)
 
-    def check_raw(self, parts: tuple, raw: Any,
+    def check_raw(self, parts: dict[str, tuple], raw: Any,
                   model_kwargs: dict[str, Any]) -> None:
         """Labels are class ids below the class count (see module doc)."""
         given = model_kwargs.get("num_classes")
@@ -86,7 +85,7 @@ class ClassificationTask(Task):
         if given is not None:
             return
         seen = np.unique(np.concatenate([np.asarray(y).reshape(-1)
-                                         for _, y in parts]))
+                                         for _, y in parts.values()]))
         names_given = len(raw.class_names) == raw.num_classes and not all(
             str(n) == str(i) for i, n in enumerate(raw.class_names))
         if not names_given and raw.num_classes > 2 and (

@@ -99,7 +99,7 @@ class Recipe:
         data.pop("overrides")
         # The model's default task is left out, so that run directories
         # made before recipes named their task keep their names.
-        if data["task"] == default_task(self.model):
+        if data["task"] == default_task(self.model, self.model_kwargs):
             data.pop("task")
         for path, default in schema.LATER_DEFAULTS.items():
             *parents, key = path

@@ -355,7 +355,9 @@ def _resolve_task(raw: dict) -> None:
     model = raw.get("model")
     if not raw.get("task") and isinstance(model, str):
         try:
-            raw["task"] = default_task(model)
+            kwargs = raw.get("model_kwargs")
+            raw["task"] = default_task(
+                model, kwargs if isinstance(kwargs, dict) else None)
         except ValueError:
             return  # an unknown model is reported by its own field
     if isinstance(raw.get("task"), str) and raw["task"] in list_tasks():

@@ -4,7 +4,8 @@
 forward shape (eager and symbolic) and finite output, the model name, a
 `.keras` save/load round trip (the JSON config revives unchanged and gives
 identical outputs), and that a few training steps on a fixed batch lower the
-loss and change every trainable variable.
+loss and change every trainable variable. `run_precision_test` checks a
+mixed-precision build and `run_layout_test` the channels_first layout.
 
 `sweep_case(name)` derives inputs, targets and loss for a registered model
 from its task, so the registry itself drives the sweep test
@@ -18,6 +19,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import keras
@@ -310,6 +312,189 @@ class ModelTestCase:
         width = features.shape[-1] if channels_last else features.shape[1]
         if tuple(pooled.shape) != (x.shape[0], width):
             raise AssertionError(f"pooled shape {pooled.shape}")
+
+    def run_precision_test(
+        self, fn: Callable[..., keras.Model], init_kwargs: Mapping[str, Any],
+        input_data: Any, policies: Sequence[str] | None = None,
+    ) -> None:
+        """Check mixed-precision builds (the standard test's item 6).
+
+        For each policy (by default `"mixed_bfloat16"` and
+        `"mixed_float16"`), every layer, nested ones included, takes the
+        policy (`dtype` reaches every layer), every float variable stays in
+        the variable dtype (float32), and every float output is finite and
+        in the compute dtype.
+
+        Example:
+        >>> from kerakit.models.mlp.mlp import mlp
+        >>> ModelTestCase().run_precision_test(
+        ...     mlp, {"input_shape": (3,), "num_classes": 2, "num_layers": 1,
+        ...           "hidden_dim": 4}, np.ones((2, 3), "float32"))
+        """
+        for name in policies or ("mixed_bfloat16", "mixed_float16"):
+            policy = keras.dtype_policies.get(name)
+            model = fn(**{**init_kwargs, "dtype": name})
+            wrong = [
+                f"{layer.path}: {layer.dtype_policy.name}"
+                for layer in _all_layers(model)
+                # Inputs have a dtype, not a policy, and a nested model
+                # computes nothing itself: its layers carry the policy.
+                if not isinstance(layer, (keras.layers.InputLayer,
+                                          keras.Model))
+                and layer.dtype_policy.name != policy.name
+            ]
+            if wrong:
+                raise AssertionError(f"layers without dtype={name!r}: {wrong}")
+            wrong = [
+                f"{v.path}: {v.dtype}" for v in model.variables
+                if _is_float(v.dtype) and v.dtype != policy.variable_dtype
+            ]
+            if wrong:
+                raise AssertionError(
+                    f"{name}: variables not in {policy.variable_dtype}: {wrong}"
+                )
+            outputs = keras.tree.flatten(model(input_data, training=False))
+            wrong = [
+                str(o.dtype) for o in outputs
+                if _is_float(o.dtype)
+                and keras.backend.standardize_dtype(o.dtype)
+                != policy.compute_dtype
+            ]
+            if wrong:
+                raise AssertionError(
+                    f"{name}: outputs in {wrong}, not {policy.compute_dtype}"
+                )
+            for array in _to_numpy(outputs):
+                if not np.all(np.isfinite(array)):
+                    raise AssertionError(f"{name}: output is not finite")
+
+    def run_layout_test(
+        self, fn: Callable[..., keras.Model], init_kwargs: Mapping[str, Any],
+        *, atol: float = 1e-4,
+    ) -> tuple[keras.Model, keras.Model]:
+        """Check that channels_first matches channels_last (item 8).
+
+        `init_kwargs["input_shape"]` is `(H, W, C)`; the model is built in
+        both layouts. On every backend: every layer of the channels_last
+        model (sub-models included) has a namesake in the channels_first
+        one, which may add layout adapters such as a `Permute`; each layer
+        that takes a `data_format` has it set to channels_first there, with
+        its 4D symbolic outputs the channels_last ones with the channel
+        axis moved, and so do the model outputs (others are unchanged);
+        and the channels_first model takes the channels_last weights
+        (kernel layouts do not depend on `data_format`, so a missed
+        batch-norm axis shows here). Where channels_first convolutions run
+        (not on TensorFlow's CPU, whose Conv2D kernels are NHWC only), the
+        same weights must also give the same outputs on transposed images
+        (4D outputs transposed back), so the layout is handled everywhere:
+        batch-norm axes, concatenations, and the feature order of Flatten
+        and Reshape.
+
+        Returns:
+            `(channels_last model, channels_first model)`, same weights.
+
+        Example:
+        >>> from kerakit.models.cnn.lenet import lenet5
+        >>> last, first = ModelTestCase().run_layout_test(lenet5, {
+        ...     "input_shape": (16, 16, 1), "num_classes": 3,
+        ...     "conv_widths": (2, 4, 8), "dense_widths": (8,)})
+        >>> first.input_shape
+        (None, 1, 16, 16)
+        """
+        h, w, c = init_kwargs["input_shape"]
+        last = fn(**{**init_kwargs, "data_format": "channels_last"})
+        first = fn(**{**init_kwargs, "input_shape": (c, h, w),
+                      "data_format": "channels_first"})
+        in_first = dict(_named_layers(first))
+        for key, layer in _named_layers(last):
+            if key not in in_first:
+                raise AssertionError(f"no layer {key!r} in channels_first")
+            twin = in_first[key]
+            if getattr(twin, "data_format", None) is None:
+                continue
+            if twin.data_format != "channels_first":
+                raise AssertionError(
+                    f"{key}: data_format={twin.data_format!r} in the "
+                    "channels_first model"
+                )
+            _check_moved_channels(key, _output_shapes(layer),
+                                  _output_shapes(twin))
+        _check_moved_channels(
+            "outputs", [tuple(t.shape) for t in keras.tree.flatten(
+                last.outputs)],
+            [tuple(t.shape) for t in keras.tree.flatten(first.outputs)],
+        )
+        first.set_weights(last.get_weights())
+        if not channels_first_runs():
+            return last, first
+        x = np.random.default_rng(0).uniform(size=(2, h, w, c))
+        x = x.astype("float32")
+        out_last = keras.tree.flatten(last(x, training=False))
+        out_first = [
+            keras.ops.transpose(o, (0, 2, 3, 1)) if len(o.shape) == 4 else o
+            for o in keras.tree.flatten(
+                first(np.transpose(x, (0, 3, 1, 2)), training=False)
+            )
+        ]
+        for array in _to_numpy(out_last):
+            if not np.all(np.isfinite(array)):
+                raise AssertionError("model output is not finite")
+        assert_allclose_outputs(out_last, out_first, atol=atol)
+        return last, first
+
+
+def channels_first_runs() -> bool:
+    """Whether this backend can run channels_first convolutions here.
+
+    TensorFlow's CPU Conv2D supports only NHWC ("The Conv2D op currently
+    only supports the NHWC tensor format on the CPU"); JAX and torch run
+    both layouts, and TensorFlow does on a GPU.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return True
+    return any(str(d).lower().startswith("gpu")
+               for d in keras.distribution.list_devices())
+
+
+def _check_moved_channels(what: str, last: list[tuple],
+                          first: list[tuple]) -> None:
+    """4D shapes in `first` are those of `last` with channels moved."""
+    want = [(s[0], s[3], s[1], s[2]) if len(s) == 4 else s for s in last]
+    if first != want:
+        raise AssertionError(
+            f"{what}: channels_first shapes {first}, expected {want} "
+            f"(channels_last {last})"
+        )
+
+
+def _all_layers(model: keras.Layer) -> list[keras.Layer]:
+    """Every layer of a model, depth first, nested models included."""
+    return [layer for _, layer in _named_layers(model)]
+
+
+def _named_layers(model: keras.Layer,
+                  prefix: str = "") -> list[tuple[str, keras.Layer]]:
+    """`(nested name, layer)` for every layer, nested models included."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        key = f"{prefix}{layer.name}"
+        found.append((key, layer))
+        if isinstance(layer, keras.Model):
+            found.extend(_named_layers(layer, f"{key}/"))
+    return found
+
+
+def _output_shapes(layer: keras.Layer) -> list[tuple]:
+    """Symbolic output shapes of a layer's first call (none if uncalled)."""
+    try:
+        outputs = layer.output
+    except (AttributeError, ValueError):
+        return []
+    return [tuple(o.shape) for o in keras.tree.flatten(outputs)]
+
+
+def _is_float(dtype: Any) -> bool:
+    return "float" in keras.backend.standardize_dtype(dtype)
 
 
 def expected_batch(shape: Any) -> int:

@@ -6,6 +6,7 @@ from layer_checks import run_layer_check
 
 from kerakit.data.features import image_patches
 from kerakit.layers import PatchEmbedding
+from kerakit.testing import ModelTestCase
 
 
 def test_layer_checks(tmp_path):
@@ -38,3 +39,20 @@ def test_errors():
     with pytest.raises(ValueError, match="fixed image size"):
         PatchEmbedding(4, 4, use_position_embedding=True)(
             keras.Input((None, None, 3)))
+
+
+def _patch_model(input_shape, data_format):
+    # Named layers: the layout check pairs the two models' layers by name.
+    inputs = keras.Input(input_shape, name="images")
+    tokens = PatchEmbedding((4, 2), 5, use_position_embedding=True,
+                            data_format=data_format, name="patches")(inputs)
+    return keras.Model(inputs, tokens, name="patch_model")
+
+
+def test_channels_first_matches_channels_last():
+    # Same projection kernel and position table: channels_first images give
+    # the same tokens, in the same (row-major patch) order, as channels_last:
+    # an 8x6 image in 4x2 patches is a 2x3 grid of 6 tokens.
+    last, first = ModelTestCase().run_layout_test(
+        _patch_model, {"input_shape": (8, 6, 3)})
+    assert first.output_shape == last.output_shape == (None, 6, 5)

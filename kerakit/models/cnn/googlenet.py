@@ -203,7 +203,11 @@ def googlenet(
         return max(1, int(round(channels * width_multiplier)))
 
     kw = {"data_format": fmt, "dtype": dtype}
-    inputs = keras.Input(tuple(input_shape), dtype=dtype, name="images")
+    # A mixed policy names no tensor dtype: images enter in its
+    # variable dtype (float32) and each layer casts to its compute dtype.
+    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
+    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+                         name="images")
     x = _basic_conv(inputs, scale(64), 7, strides=2, name=f"{name}_conv1",
                     **kw)
     x = _max_pool(x, 3, 2, name=f"{name}_pool1", **kw)

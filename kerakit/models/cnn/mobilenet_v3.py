@@ -158,7 +158,11 @@ def mobilenet_v3(
         need_static=pooling == "flatten",
     )
     swish = "relu" if minimalistic else "hard_silu"
-    inputs = keras.Input(tuple(input_shape), dtype=dtype, name="images")
+    # A mixed policy names no tensor dtype: images enter in its
+    # variable dtype (float32) and each layer casts to its compute dtype.
+    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
+    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+                         name="images")
     width = 16
     x = conv_bn(inputs, width, 3, strides=2, activation=swish,
                 data_format=fmt, dtype=dtype, name=f"{name}_stem")

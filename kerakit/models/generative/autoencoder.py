@@ -97,6 +97,20 @@ def check_generative_args(
     return shape
 
 
+def input_dtype(dtype: Any) -> str:
+    """Dtype of a model input for a layer `dtype` (a dtype or a policy).
+
+    A mixed policy names no tensor dtype: inputs enter in its variable
+    dtype (float32) and each layer casts to its compute dtype.
+
+    Example:
+    >>> input_dtype("mixed_bfloat16"), input_dtype("bfloat16")
+    ('float32', 'bfloat16')
+    """
+    return keras.dtype_policies.get(dtype or keras.config.floatx()
+                                    ).variable_dtype
+
+
 def build_encoder(
     shape: tuple[int, ...], *, architecture: str, stage_widths: Sequence[int],
     outputs: Mapping[str, int], activation: str, fmt: str, dtype: Any,
@@ -110,7 +124,8 @@ def build_encoder(
     ...               fmt="channels_last", dtype=None, name="e").output_shape
     (None, 2)
     """
-    inputs = keras.Input(shape, dtype=dtype, name=f"{name}_inputs")
+    inputs = keras.Input(shape, dtype=input_dtype(dtype),
+                         name=f"{name}_inputs")
     x = inputs
     if architecture == "dense":
         x = keras.layers.Flatten(dtype=dtype, name=f"{name}_flatten")(x)
@@ -124,7 +139,10 @@ def build_encoder(
                 data_format=fmt, dtype=dtype, name=f"{name}_conv{i}",
             )(x)
     if architecture == "conv":
-        x = keras.layers.Flatten(dtype=dtype, name=f"{name}_flatten")(x)
+        # Flatten in (H, W, C) order in either layout, so that the head's
+        # weights do not depend on data_format.
+        x = keras.layers.Flatten(data_format=fmt, dtype=dtype,
+                                 name=f"{name}_flatten")(x)
     heads_out = [
         keras.layers.Dense(units, dtype=dtype, name=f"{name}_{key}")(x)
         for key, units in outputs.items()
@@ -141,7 +159,9 @@ def build_decoder(
     """Decoder (or generator): latent vector -> data of `shape`.
 
     The stages mirror the encoder's `stage_widths` in reverse; a conv
-    decoder upsamples with stride-2 transposed convolutions.
+    decoder upsamples with stride-2 transposed convolutions. Its projection
+    is read in (H, W, C) order in either `fmt` (channels_first adds a
+    `Permute`), so the weights are the same in both layouts.
 
     Example:
     >>> build_decoder((8, 8, 1), architecture="conv", stage_widths=(4, 8),
@@ -150,7 +170,8 @@ def build_decoder(
     ...               dtype=None, name="d").output_shape
     (None, 8, 8, 1)
     """
-    inputs = keras.Input((latent_dim,), dtype=dtype, name=f"{name}_latent")
+    inputs = keras.Input((latent_dim,), dtype=input_dtype(dtype),
+                         name=f"{name}_latent")
     x = inputs
     widths = list(reversed(stage_widths))
 
@@ -183,9 +204,13 @@ def build_decoder(
     x = keras.layers.Dense(small[0] * small[1] * widths[0], dtype=dtype,
                            name=f"{name}_dense_project")(x)
     x = norm_act(x, "dense_project")
-    target = ((*small, widths[0]) if fmt == "channels_last"
-              else (widths[0], *small))
-    x = keras.layers.Reshape(target, dtype=dtype, name=f"{name}_reshape")(x)
+    # The projection's units are read in (H, W, C) order in either layout
+    # (as the encoder's Flatten writes them), then moved to channels_first.
+    x = keras.layers.Reshape((*small, widths[0]), dtype=dtype,
+                             name=f"{name}_reshape")(x)
+    if fmt == "channels_first":
+        x = keras.layers.Permute((3, 1, 2), dtype=dtype,
+                                 name=f"{name}_to_channels_first")(x)
     for i, filters in enumerate(widths, start=1):
         x = keras.layers.Conv2DTranspose(
             filters, 3, strides=2, padding="same", data_format=fmt,
@@ -217,6 +242,8 @@ def _reconstruction_data(kwargs: Mapping[str, Any]) -> SweepData:
     reference="Hinton & Salakhutdinov, 2006; Vincent et al., 2008 "
     "(denoising).",
     canonical={"input_shape": (28, 28, 1)},
+    # Dense 784-256-128-32 and back 32-128-256-784, each n*u + u:
+    # (200,960 + 32,896 + 4,128) + (4,224 + 33,024 + 201,488) = 476,720.
     params=476_720,
     test={"data": _reconstruction_data},
 )
@@ -290,7 +317,7 @@ def autoencoder(
     decoder = build_decoder(shape, latent_dim=latent_dim,
                             output_activation=output_activation,
                             name=f"{name}_decoder", **common)
-    inputs = keras.Input(shape, dtype=dtype, name="inputs")
+    inputs = keras.Input(shape, dtype=input_dtype(dtype), name="inputs")
     x = inputs
     if noise_stddev:
         x = keras.layers.GaussianNoise(

@@ -238,6 +238,9 @@ def _gan_data(kwargs: Mapping[str, Any]) -> SweepData:
     tiny={"input_shape": (4, 4, 1), "stage_widths": (8,), "latent_dim": 2},
     reference="Goodfellow et al., 2014. https://arxiv.org/abs/1406.2661",
     canonical={"input_shape": (28, 28, 1)},
+    # Generator 64-256-512-784: 16,640 + 131,584 + 402,192 = 550,416;
+    # discriminator 784-512-256-1: 401,920 + 131,328 + 257 = 533,505;
+    # total 1,083,921.
     params=1_083_921,
     test={"data": _gan_data},
 )
@@ -326,6 +329,12 @@ dcgan = register(
     reference="Radford, Metz & Chintala, 2016. "
     "https://arxiv.org/abs/1511.06434",
     canonical={"input_shape": (28, 28, 1), "stage_widths": (64, 128)},
+    # Generator: Dense 64 -> 7*7*128 = 6,272 (65 * 6,272 = 407,680) + BN
+    # 4 * 6,272 = 25,088; 3x3 deconvs 128->128 (147,584) and 128->64
+    # (73,792) with BN 512 and 256; 3x3 output conv 64->1 (577):
+    # 655,489. Discriminator: 3x3 convs 1->64 (640) and 64->128 (73,856),
+    # Dense 6,272->1 (6,273): 80,769. Total 736,258 (BN counts gamma,
+    # beta and both moving statistics).
     params=736_258,
     test={"data": _gan_data},
 )(variant(gan, "dcgan", "DCGAN: strided-conv discriminator, transposed-conv "

@@ -19,6 +19,7 @@ from kerakit.models.generative.autoencoder import _tiny_images
 from kerakit.models.generative.autoencoder import build_decoder
 from kerakit.models.generative.autoencoder import build_encoder
 from kerakit.models.generative.autoencoder import check_generative_args
+from kerakit.models.generative.autoencoder import input_dtype
 from kerakit.models.generative.autoencoder import submodel
 from kerakit.registry import register
 from kerakit.testing import SweepData
@@ -182,6 +183,9 @@ def _vae_data(kwargs: Mapping[str, Any]) -> SweepData:
           "stage_widths": (4, 8), "latent_dim": 2},
     reference="Kingma & Welling, 2014. https://arxiv.org/abs/1312.6114",
     canonical={"input_shape": (28, 28, 1)},
+    # Encoder 784-512-256 and two 16-unit heads (z_mean, z_log_var):
+    # 401,920 + 131,328 + 2 * 4,112 = 541,472; decoder 16-256-512-784:
+    # 4,352 + 131,584 + 402,192 = 538,128; total 1,079,600.
     params=1_079_600,
     test={"data": _vae_data},
 )
@@ -263,7 +267,7 @@ def vae(
         output_activation=("sigmoid" if reconstruction_loss
                            == "binary_crossentropy" else None), **common,
     )
-    inputs = keras.Input(shape, dtype=dtype, name="inputs")
+    inputs = keras.Input(shape, dtype=input_dtype(dtype), name="inputs")
     z = VAESampling(beta, seed=seed, dtype=dtype, name=f"{name}_sampling")(
         encoder(inputs)
     )

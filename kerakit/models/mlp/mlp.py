@@ -161,7 +161,11 @@ def mlp(
             f"{name}: input_shape needs known positive sizes, e.g. (784,). "
             f"Received: input_shape={input_shape!r}"
         )
-    inputs = keras.Input(tuple(input_shape), dtype=dtype, name="features")
+    # A mixed policy names no tensor dtype: inputs enter in its
+    # variable dtype (float32) and each layer casts to its compute dtype.
+    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
+    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+                         name="features")
     x = inputs
     if len(input_shape) > 1:
         x = keras.layers.Flatten(dtype=dtype, name=f"{name}_flatten")(x)

@@ -45,6 +45,12 @@ def check_sequence_input(
     Example:
     >>> check_sequence_input((None, 3), None, "lstm")
     """
+    # First, so that vocabulary_size=0 is named, not taken as "not given".
+    if vocabulary_size is not None and vocabulary_size < 2:
+        raise ValueError(
+            f"{model}: vocabulary_size must be >= 2 (id 0 is padding). "
+            f"Received: vocabulary_size={vocabulary_size!r}"
+        )
     ranks = (1,) if vocabulary_size else (2, 3)
     kind = ("token ids (steps,)" if vocabulary_size
             else "float features (steps, features) or images (H, W, C)")
@@ -61,11 +67,6 @@ def check_sequence_input(
         raise ValueError(
             f"{model}: the feature sizes (all but the first entry of "
             f"input_shape) must be known. Received: input_shape={tuple(input_shape)!r}"
-        )
-    if vocabulary_size is not None and vocabulary_size < 2:
-        raise ValueError(
-            f"{model}: vocabulary_size must be >= 2 (id 0 is padding). "
-            f"Received: vocabulary_size={vocabulary_size!r}"
         )
 
 
@@ -165,8 +166,12 @@ def recurrent(
     units = check_task(task, num_classes, num_outputs, name)
     check_depth_width(num_layers, hidden_dim, dropout, name, min_layers=1)
     check_sequence_input(input_shape, vocabulary_size, name)
+    # A mixed policy names no tensor dtype: features enter in its variable
+    # dtype (float32) and each layer casts to its compute dtype.
+    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
     inputs = keras.Input(
-        tuple(input_shape), dtype="int32" if vocabulary_size else dtype,
+        tuple(input_shape),
+        dtype="int32" if vocabulary_size else policy.variable_dtype,
         name="tokens" if vocabulary_size else "sequences",
     )
     x = embed_or_mask(

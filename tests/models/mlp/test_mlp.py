@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import kerakit
+from kerakit.models.mlp.mlp import mlp
+from kerakit.testing import ModelTestCase
 
 
 def test_options_change_the_graph():
@@ -27,3 +30,11 @@ def test_errors_are_clear():
         kerakit.build("mlp", task="ranking")
     with pytest.raises(TypeError, match="hidden_dim"):
         kerakit.build("mlp", hidden_dims=8)
+
+
+def test_mixed_precision():
+    # The MLP family's precision check, with batch norm and a 2D input.
+    x = np.ones((2, 4, 2), "float32")
+    ModelTestCase().run_precision_test(
+        mlp, {"input_shape": (4, 2), "num_classes": 3, "num_layers": 2,
+              "hidden_dim": 8, "batch_norm": True}, x)

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import kerakit
+from kerakit.models.rnn.recurrent import recurrent
+from kerakit.testing import ModelTestCase
 
 
 def test_padding_is_masked():
@@ -39,3 +41,17 @@ def test_input_errors_are_clear():
         kerakit.build("lstm", num_layers=0)
     with pytest.raises(TypeError, match="fixes"):
         kerakit.build("lstm", cell="gru")
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"input_shape": (3, 2), "bidirectional": True},  # float features
+    {"input_shape": (3,), "vocabulary_size": 9, "embedding_dim": 4},
+])
+def test_mixed_precision(kwargs):
+    # The RNN family's precision check. Feature input enters in float32
+    # (the policy's variable dtype) and token ids as int32.
+    x = (np.array([[3, 4, 0], [5, 6, 7]], "int32") if "vocabulary_size"
+         in kwargs else np.ones((2, 3, 2), "float32"))
+    ModelTestCase().run_precision_test(
+        recurrent, {"cell": "lstm", "num_classes": 2, "hidden_dim": 4,
+                    **kwargs}, x)

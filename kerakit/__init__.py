@@ -10,9 +10,20 @@ Example:
 """
 
 import os
+import sys
+
+from kerakit import _quiet
 
 # TensorFlow's C++ start-up chatter (CUDA probes, CPU flags) hides our output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The `kerakit` command filters it from stderr (the variable alone does not
+# hide all of it), from here on, before anything below imports TensorFlow;
+# `--verbose` keeps every line. Library users' processes are left alone.
+_command = _quiet.started_as_command()
+if not (_command and "--verbose" in sys.argv[1:]):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if _command:
+        _quiet.install()
+del _command
 
 from kerakit import components  # noqa: E402
 from kerakit import models  # noqa: E402,F401  (registers every model)
@@ -33,6 +44,14 @@ def __getattr__(name: str):
         from kerakit.workflow.training import train
 
         return train
+    if name in ("list_tasks", "tasks"):
+        from kerakit import tasks
+
+        return tasks.list_tasks if name == "list_tasks" else tasks
+    if name == "predict":
+        from kerakit.workflow.inference import predict
+
+        return predict
     if name == "tune":  # pulls in KerasTuner
         from kerakit.tuning import tune
 
@@ -46,7 +65,9 @@ __all__ = [
     "export",
     "list_families",
     "list_models",
+    "list_tasks",
     "model_info",
+    "predict",
     "register",
     "train",
     "tune",

@@ -22,6 +22,8 @@ import builtins
 import difflib
 import functools
 import importlib
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,7 +173,9 @@ def get(kind: str, name: str, **kwargs: Any) -> Any:
     the (serialisable) callable (`swish` takes `beta=`); data functions
     (`pad_sequences`, `pca`, ...) come back with `kwargs` bound by
     `functools.partial`. Passing an object that is not a string
-    returns it unchanged, so recipe code can accept both.
+    returns it unchanged, so recipe code can accept both; `None` is
+    refused. A learning rate (`learning_rate`, `initial_learning_rate`)
+    must be a finite number >= 0.
 
     Args:
         kind: One of `kinds()`; singular or plural, any case.
@@ -187,11 +191,21 @@ def get(kind: str, name: str, **kwargs: Any) -> Any:
     >>> get("optimizers", "sgd", momentum=0.9, nesterov=True).nesterov
     True
     """
+    if name is None:
+        kind = canonical_kind(kind)
+        first = list(kind)[0]  # this module's list(): the kind's names
+        raise TypeError(
+            f"No {kind} component given (name=None). Pick one by name, e.g. "
+            f"get({kind!r}, {first!r}); `kerakit components {kind}` "
+            f"or kerakit.components.list({kind!r}) lists them. Or pass a "
+            "built object, which comes back unchanged."
+        )
     if not isinstance(name, str):
         if kwargs:
             raise TypeError(f"Cannot apply {kwargs} to the object {name!r}")
         return name
     entry = lookup(kind, name)
+    _check_learning_rates(entry, kwargs)
     target = entry.factory()
     if entry.style == "object":
         if kwargs:
@@ -210,6 +224,27 @@ def get(kind: str, name: str, **kwargs: Any) -> Any:
             f"Cannot build {entry.kind} {entry.name!r} with {arguments}: "
             f"{err}"
         ) from None
+
+
+# Keyword arguments that hold a learning rate, in optimizers and schedules.
+_RATE_ARGUMENTS = ("learning_rate", "initial_learning_rate")
+
+
+def _check_learning_rates(entry: Component, kwargs: dict[str, Any]) -> None:
+    """Refuse a NaN, infinite or negative learning rate up front.
+
+    Keras accepts them and training then diverges (NaN) or climbs the loss.
+    A schedule or callable given as the rate is left to Keras.
+    """
+    for key in _RATE_ARGUMENTS:
+        value = kwargs.get(key)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            continue
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(
+                f"{entry.kind} {entry.name!r}: {key} must be a finite "
+                f"number >= 0, e.g. {key}=0.001. Received: {key}={value!r}"
+            )
 
 
 def table(kind: str | None = None) -> builtins.list[tuple[str, str, str, str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,11 +65,16 @@ def check_image_input(
         height, width, chans = shape
     else:
         chans, height, width = shape
-    if chans is None or (channels is not None and chans not in channels):
+    # 0 channels would build a model that has no input to learn from.
+    positive = isinstance(chans, numbers.Integral) and not isinstance(
+        chans, bool) and chans >= 1
+    if not positive or (channels is not None and chans not in channels):
+        allowed = (f"one of {list(channels)}" if channels
+                   else "a positive integer")
         raise ValueError(
-            f"{model}: the channel dimension must be one of "
-            f"{list(channels) if channels else 'a positive integer'}. "
-            f"Received: input_shape={input_shape!r} ({data_format})"
+            f"{model}: the channel dimension must be {allowed}. "
+            f"Received: input_shape={input_shape!r} ({data_format}, "
+            f"{chans!r} channels)"
         )
     for size in (height, width):
         if size is None:

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import numbers
 import types
 import typing
 from collections.abc import Callable
@@ -313,7 +314,36 @@ def build(name: str, /, **kwargs: Any) -> keras.Model:
     """
     entry = get_entry(name)
     check_kwargs(entry.fn, kwargs, f"{name}()")
+    check_input_shape(kwargs.get("input_shape"), f"{name}()")
     return entry.fn(**kwargs)
+
+
+def check_input_shape(input_shape: Any, label: str) -> None:
+    """Refuse an input shape with a size below 1, for every model.
+
+    A size of 0 (e.g. 0 channels) would otherwise build a model that has
+    nothing to learn from. `None` (a size known only at run time) is fine;
+    the factory checks the rank and what its architecture needs.
+
+    Example:
+    >>> check_input_shape((32, 32, 3), "vgg()")
+    >>> check_input_shape((32, 32, 0), "vgg()")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: vgg(): every size in input_shape must be a positive ...
+    """
+    if not isinstance(input_shape, (tuple, list)):
+        return  # absent (the factory's default), or left to the factory
+    for size in input_shape:
+        if size is None:
+            continue
+        if isinstance(size, bool) or not isinstance(
+                size, numbers.Integral) or size < 1:
+            raise ValueError(
+                f"{label}: every size in input_shape must be a positive "
+                f"integer or None. Received: input_shape="
+                f"{tuple(input_shape)!r}"
+            )
 
 
 def list_models(

@@ -1,8 +1,11 @@
+import inspect
 import io
 import json
+import math
 from contextlib import redirect_stdout
 
 import keras
+import numpy as np
 import pytest
 
 from kerakit import cli
@@ -43,10 +46,25 @@ def test_kinds_and_required_entries():
         assert set(names) <= set(components.list(kind)), kind
 
 
+# Kinds whose every entry is a Keras class of one base.
+_BASES = {"layers": keras.layers.Layer,
+          "optimizers": keras.optimizers.Optimizer,
+          "losses": keras.losses.Loss, "metrics": keras.metrics.Metric,
+          "callbacks": keras.callbacks.Callback}
+
+
 def test_every_entry_resolves_and_has_a_one_line_description():
     for kind, name, _, description in components.table():
         assert description and "\n" not in description, (kind, name)
-        assert components.lookup(kind, name).factory() is not None
+        entry = components.lookup(kind, name)
+        factory = entry.factory()
+        # The target's attribute itself, not a stand-in of another name.
+        attribute = entry.target.partition(":")[2].split(".")[-1]
+        assert callable(factory) and factory.__name__ == attribute, (
+            kind, name, entry.target)
+        if kind in _BASES:
+            assert inspect.isclass(factory), (kind, name)
+            assert issubclass(factory, _BASES[kind]), (kind, name)
 
 
 @pytest.mark.parametrize("spelling", ["LeakyReLU", "leaky_relu",
@@ -129,4 +147,45 @@ def test_cli_lists_components(capsys):
     assert "info_nce" in text and "Triplet" in text
     assert cli.main(["components", "widgets"]) == 2
     assert "Kinds:" in capsys.readouterr().err
-    json.dumps(components.table())
+    rows = components.table()
+    # One row per canonical name, and the rows survive JSON unchanged.
+    assert len(rows) == sum(len(components.list(k))
+                            for k in components.kinds())
+    assert json.loads(json.dumps(rows)) == [list(row) for row in rows]
+    assert ["losses", "info_nce", "contrastive, clip_loss, nt_xent",
+            components.describe("losses", "info_nce")] in json.loads(
+        json.dumps(rows))
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -float("inf"),
+                                  -1e-3, np.float32("nan")])
+def test_non_finite_or_negative_learning_rate_is_refused(rate):
+    with pytest.raises(ValueError, match="learning_rate must be a finite "
+                       "number >= 0") as info:
+        components.get("optimizers", "adam", learning_rate=rate)
+    assert "optimizers 'adam'" in str(info.value)
+    with pytest.raises(ValueError, match="initial_learning_rate must be"):
+        components.get("schedules", "cosine", initial_learning_rate=rate,
+                       decay_steps=10)
+
+
+def test_valid_learning_rates_still_build():
+    assert math.isclose(float(components.get(
+        "optimizers", "adam", learning_rate=3e-4).learning_rate), 3e-4,
+        rel_tol=1e-6)
+    assert float(components.get("optimizers", "sgd",
+                                learning_rate=0.0).learning_rate) == 0.0
+    # A schedule as the rate is Keras's to check, not refused.
+    schedule = components.get("schedules", "cosine",
+                              initial_learning_rate=0.1, decay_steps=10)
+    sgd = components.get("optimizers", "sgd", learning_rate=schedule)
+    assert sgd._learning_rate is schedule
+
+
+@pytest.mark.parametrize("kind", ["losses", "optimizers", "layers"])
+def test_none_name_is_refused_with_how_to_pick(kind):
+    with pytest.raises(TypeError, match="name=None") as info:
+        components.get(kind, None)
+    text = str(info.value)
+    assert f"kerakit components {kind}" in text
+    assert f"get({kind!r}, {components.list(kind)[0]!r})" in text

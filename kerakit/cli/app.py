@@ -5,6 +5,12 @@ Subcommands are listed in `_COMMANDS`: each maps a name to an `add` function
 exit code). Keras is imported only after `--backend` has been applied, since
 the Keras backend is fixed when `keras` is first imported.
 
+An error the user caused (bad input, a bad or damaged file, too little
+memory) ends in one line, `kerakit COMMAND: error: ...`, and exit code 2;
+any other exception is a bug and shows its traceback. `--verbose` shows the
+traceback of user errors too, and TensorFlow's C++ log lines, which are
+otherwise filtered from stderr (`kerakit._quiet`).
+
 Example:
     kerakit list "resnet*"
     kerakit info vgg16
@@ -16,16 +22,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from collections.abc import Sequence
-from typing import Any
 
+from kerakit import _quiet
 from kerakit.cli import components as components_cli
+from kerakit.cli import errors
 from kerakit.cli import export as export_cli
 from kerakit.cli import models as models_cli
 from kerakit.cli import train as train_cli
 from kerakit.cli import tune as tuning_cli
-from kerakit.cli.common import CLIError
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -53,10 +60,40 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--backend", choices=BACKENDS,
                         help="Keras backend for this run")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's log lines and the full "
+                        "traceback of an error")
+    # `--verbose` is also accepted after the subcommand; SUPPRESS keeps the
+    # subcommand from overwriting a `--verbose` given before it.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--verbose", action="store_true",
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.subcommands = {}
     for name, (help_text, add, _) in _COMMANDS.items():
-        add(sub.add_parser(name, help=help_text, description=help_text))
+        parser.subcommands[name] = sub.add_parser(
+            name, help=help_text, description=help_text, parents=[shared])
+        add(parser.subcommands[name])
     return parser
+
+
+def _options(parser: argparse.ArgumentParser,
+             args: argparse.Namespace) -> dict[str, str]:
+    """Map each path-like value given on the command line to its option.
+
+    Example: `{"runs/a": "--run-dir"}`, so that an error about `runs/a`
+    can say which option gave it.
+    """
+    found = {}
+    for action in parser.subcommands[args.command]._actions:
+        values = getattr(args, action.dest, None)
+        values = values if isinstance(values, list) else [values]
+        long = [o for o in action.option_strings if o.startswith("--")]
+        label = long[0] if long else (action.metavar or action.dest.upper())
+        for value in values:
+            if isinstance(value, str) and value:
+                found.setdefault(value, label)
+    return found
 
 
 def _switch_backend(backend: str | None, argv: Sequence[str]) -> None:
@@ -69,6 +106,10 @@ def _switch_backend(backend: str | None, argv: Sequence[str]) -> None:
         os.environ["KERAS_BACKEND"] = backend
         return
     env = {**os.environ, "KERAS_BACKEND": backend}
+    # The new process filters its own stderr; this one's filter must have
+    # passed everything on before the exec replaces the process.
+    sys.stdout.flush()
+    _quiet.uninstall()
     os.execve(sys.executable,
               [sys.executable, "-m", "kerakit", *argv], env)
 
@@ -84,9 +125,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     _switch_backend(args.backend, argv)
     try:
         return _COMMANDS[args.command][2](args)
-    except (CLIError, ValueError, TypeError, FileNotFoundError) as err:
-        # User errors are printed plainly; bugs still raise other types.
-        print(f"kerakit {args.command}: error: {err}", file=sys.stderr)
+    except Exception as err:
+        message = errors.describe(err, _options(parser, args))
+        if message is None:
+            raise  # a bug: the traceback is what its report needs
+        if args.verbose:
+            traceback.print_exc()
+        print(f"kerakit {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         if args.command == "train":

@@ -20,6 +20,7 @@ class CLIError(Exception):
 
 
 def console() -> Any:
+    """Return a `rich` console for a command's output (stdout)."""
     from rich.console import Console
 
     return Console()

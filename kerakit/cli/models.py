@@ -9,7 +9,9 @@ Example:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 
 from kerakit.cli.common import CLIError
 from kerakit.cli.common import console as _console
@@ -25,8 +27,9 @@ def _add_list(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    import kerakit
     from rich.table import Table
+
+    import kerakit
 
     names = kerakit.list_models(args.pattern, family=args.family,
                                 task=args.task)
@@ -89,9 +92,49 @@ def _add_build(parser: argparse.ArgumentParser) -> None:
                         help="save the untrained model as .keras")
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse `--plot` / `--save` targets that cannot work, before building.
+
+    A model may take minutes to build; a missing pydot or a wrong file name
+    is cheaper to hear first.
+    """
+    if args.plot and importlib.util.find_spec("pydot") is None:
+        raise CLIError(
+            f"--plot {args.plot}: drawing a model needs pydot and Graphviz: "
+            "pip install pydot, and install Graphviz (its `dot` program).")
+    for option, path in (("--plot", args.plot), ("--save", args.save)):
+        if not path:
+            continue
+        if os.path.isdir(path):
+            raise CLIError(f"{option} {path} is a directory: give a file "
+                           "name.")
+        folder = os.path.dirname(path)
+        if folder and not os.path.isdir(folder):
+            raise CLIError(f"{option} {path}: the folder {folder} does not "
+                           "exist: create it first.")
+    if args.save and not args.save.endswith(".keras"):
+        raise CLIError(f"--save {args.save}: give a file name ending in "
+                       ".keras (the native Keras format), e.g. model.keras.")
+
+
+def _plot(model: object, path: str) -> None:
+    """Write the model diagram, or raise a `CLIError` saying why not."""
+    import keras
+
+    try:
+        keras.utils.plot_model(model, to_file=path, show_shapes=True)
+    except ImportError as err:  # pydot is there, Graphviz is not
+        raise CLIError(f"--plot {path}: {err}") from None
+    # In a notebook keras prints why it cannot plot and returns.
+    if not os.path.isfile(path):
+        raise CLIError(f"--plot {path}: no diagram was written; install "
+                       "pydot and Graphviz (its `dot` program).")
+
+
 def _run_build(args: argparse.Namespace) -> int:
     import kerakit
 
+    _check_outputs(args)
     kwargs = parse_assignments(args.set)
     for key, value in kwargs.items():
         if isinstance(value, list):
@@ -105,19 +148,15 @@ def _run_build(args: argparse.Namespace) -> int:
     if args.summary:
         model.summary(print_fn=lambda line, **_: console.print(line,
                                                                markup=False))
+    import keras
+
     console.print(
-        f"built [bold]{model.name}[/bold]: input {model.input_shape} -> "
-        f"output {model.output_shape}, {model.count_params():,} parameters"
+        f"built [bold]{model.name}[/bold] ({keras.backend.backend()} "
+        f"backend): input {model.input_shape} -> output "
+        f"{model.output_shape}, {model.count_params():,} parameters"
     )
     if args.plot:
-        import keras
-
-        try:
-            keras.utils.plot_model(model, to_file=args.plot, show_shapes=True)
-        except ImportError as err:
-            raise CLIError(
-                f"Cannot plot: {err}. Install pydot and graphviz."
-            ) from None
+        _plot(model, args.plot)
         console.print(f"diagram written to {args.plot}")
     if args.save:
         model.save(args.save)

@@ -89,22 +89,38 @@ def add_predict(parser: argparse.ArgumentParser) -> None:
                         help=".npy/.npz arrays (raw, like the training "
                         "data) or image files")
     parser.add_argument("--json", action="store_true",
-                        help="print probabilities as JSON")
+                        help="print the predictions as JSON")
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    """Print the predicted class of every input."""
+    """Print the prediction for every input, as the run's task words it."""
+    import numpy as np
+
     from kerakit.workflow.inference import predict
+    from kerakit.workflow.inference import run_recipe
+    from kerakit.workflow.training import task_of
 
     out = predict(args.run_dir, args.inputs)
-    probs = out["probabilities"]
     if args.json:
-        print(json.dumps({"classes": out["classes"],
-                          "class_names": out["class_names"],
-                          "probabilities": probs.round(6).tolist()}))
+        print(json.dumps({k: np.round(v, 6).tolist() if isinstance(
+            v, np.ndarray) else v for k, v in out.items()}))
         return 0
-    for i, (cls, name) in enumerate(zip(out["classes"], out["class_names"])):
-        print(f"{i}\t{name}\t{probs[i, cls]:.4f}")
+    task = task_of(run_recipe(args.run_dir))
+    for line in task.describe_predictions(out):
+        print(line)
+    return 0
+
+
+def add_tasks(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `kerakit tasks` (none)."""
+
+
+def run_tasks(args: argparse.Namespace) -> int:
+    """List the task kinds a recipe may name, one line each."""
+    from kerakit.tasks import describe_tasks
+
+    for name, description in describe_tasks().items():
+        print(f"{name:<16} {description}")
     return 0
 
 
@@ -135,7 +151,9 @@ COMMANDS = {
               add_train, run_train),
     "evaluate": ("evaluate a run's best model on its test split",
                  add_evaluate, run_evaluate),
-    "predict": ("predict classes with a run's best model", add_predict,
-                run_predict),
+    "predict": ("predict with a run's best model (classes, values, ...)",
+                add_predict, run_predict),
+    "tasks": ("list the kinds of task a recipe may name", add_tasks,
+              run_tasks),
     "recipes": ("list the shipped recipes", add_recipes, run_recipes),
 }

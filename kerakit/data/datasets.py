@@ -19,7 +19,7 @@ Dataset names:
     `generated:reversal`: `examples` random token sequences (x, of
         `sequence_length` ids in `[3, vocabulary_size)`) and their reversal
         followed by the end id 2 (y), from
-        `kerakit.models.rnn.seq2seq.reversal_task` with a fixed seed.
+        `kerakit.data.generated.reversal_task` with a fixed seed.
 
 Example:
 >>> raw = load_dataset({"name": "digits"})
@@ -124,7 +124,7 @@ def _load_generated(task: str, spec: dict[str, Any]) -> RawData:
     if task != "reversal":
         raise ValueError(f"Unknown generated dataset {task!r}. Known: "
                          "'generated:reversal'.")
-    from kerakit.models.rnn.seq2seq import reversal_task
+    from kerakit.data.generated import reversal_task
 
     vocabulary = int(spec["vocabulary_size"])
     x, y = reversal_task(int(spec["examples"]), vocabulary_size=vocabulary,
@@ -223,38 +223,107 @@ def _load_tfds(name: str, spec: dict[str, Any]) -> RawData:
     )
 
 
-def _load_npz(path: str) -> RawData:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"Dataset file {path!r} not found.")
-    with np.load(path, allow_pickle=False) as data:
-        arrays = dict(data)
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """Every array of an `.npz` file; a damaged file names itself."""
+    import zipfile
 
-    def pair(*stems: str) -> Arrays | None:
+    if not os.path.isfile(path):
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                f"Dataset file {path!r} is a directory: give an .npz file, "
+                "or name the folder with 'folder:PATH' for image files.")
+        raise FileNotFoundError(f"Dataset file {path!r} not found.")
+    how = "Write it with numpy.savez(path, x_train=..., y_train=...)."
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(
+                f"{path}: holds one array (.npy format), not named arrays. "
+                f"{how}")
+        with data:
+            return dict(data)
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{path}: cannot read it as an .npz archive "
+                         f"({err}). {how}") from None
+    except ValueError as err:
+        text = str(err)
+        if "allow_pickle" in text:
+            text = (f"{path}: holds an object array, which kerakit never "
+                    "loads (unpickling can run code): save text as a str "
+                    "array, e.g. numpy.array(texts, dtype=str).")
+        raise ValueError(text if text.startswith(path) else (
+            f"{path}: {text}")) from None
+
+
+def _npz_pairs(path: str, arrays: dict[str, np.ndarray]
+               ) -> dict[str, tuple[str, str]]:
+    """The `(x, y)` array names of each split, checked against each other.
+
+    Every x array needs one label per example, and every split the same
+    example shape, or training would fail (or mislead) long after loading.
+    """
+    found = {}
+    for split, stems in (("train", ("train",)),
+                         ("validation", ("val", "validation")),
+                         ("test", ("test",))):
         for stem in stems:
             if f"x_{stem}" in arrays and f"y_{stem}" in arrays:
-                return decode_text(arrays[f"x_{stem}"]), arrays[
-                    f"y_{stem}"].astype("int64")
-        return None
-
-    train = pair("train")
-    if train is None and "x" in arrays and "y" in arrays:
-        train = decode_text(arrays["x"]), arrays["y"].astype("int64")
-    if train is None:
+                found[split] = (f"x_{stem}", f"y_{stem}")
+                break
+    if "train" not in found and "x" in arrays and "y" in arrays:
+        found["train"] = ("x", "y")
+    if "train" not in found:
         raise ValueError(
             f"{path}: needs arrays x_train and y_train (optionally x_val, "
             f"y_val, x_test, y_test), or x and y. Found: {sorted(arrays)}."
         )
-    labels = np.concatenate([p[1] for p in (train, pair("val", "validation"),
+    x_train = arrays[found["train"][0]]
+    for x_name, y_name in found.values():
+        x, y = arrays[x_name], arrays[y_name]
+        if x.ndim == 0 or y.ndim == 0 or len(x) != len(y):
+            raise ValueError(
+                f"{path}: {x_name} has {len(x) if x.ndim else 'no'} "
+                f"examples but {y_name} has {len(y) if y.ndim else 'no'} "
+                f"labels: give {y_name} one label per example of {x_name}."
+            )
+        if not len(x):
+            raise ValueError(f"{path}: {x_name} holds no examples.")
+        if x.shape[1:] != x_train.shape[1:]:
+            raise ValueError(
+                f"{path}: the examples of {x_name} have shape {x.shape[1:]} "
+                f"but those of {found['train'][0]} have "
+                f"{x_train.shape[1:]}: every split needs the same shape."
+            )
+    return found
+
+
+def _load_npz(path: str) -> RawData:
+    arrays = _read_npz(path)
+    names = _npz_pairs(path, arrays)
+
+    def pair(split: str) -> Arrays | None:
+        if split not in names:
+            return None
+        x_name, y_name = names[split]
+        # Labels keep their dtype: the task checks them (class ids must be
+        # whole numbers; regression targets are real values).
+        return decode_text(arrays[x_name]), np.asarray(arrays[y_name])
+
+    train = pair("train")
+    labels = np.concatenate([p[1] for p in (train, pair("validation"),
                                             pair("test")) if p is not None])
-    num_classes = int(labels.max()) + 1
-    names = [str(n) for n in arrays.get("class_names", range(num_classes))]
+    whole = labels.size and labels.dtype.kind in "iufb" and bool(
+        np.all(np.isfinite(labels)) and np.all(np.mod(labels, 1) == 0))
+    num_classes = int(labels.max()) + 1 if whole else 0
+    class_names = [str(n) for n in arrays.get("class_names",
+                                              range(num_classes))]
     x = train[0]
     if x.dtype.kind in "UO":  # text
         value_max = 1.0
     else:
         value_max = 255.0 if x.dtype == np.uint8 else float(np.max(x) or 1.0)
-    return RawData(path, train, pair("val", "validation"), pair("test"),
-                   num_classes, names, value_max)
+    return RawData(path, train, pair("validation"), pair("test"),
+                   num_classes, class_names, value_max)
 
 
 def read_image(path: str | os.PathLike, size: Any = None) -> np.ndarray:
@@ -263,15 +332,27 @@ def read_image(path: str | os.PathLike, size: Any = None) -> np.ndarray:
     Args:
         path: Image file.
         size: Optional `(height, width)` to resize to.
+
+    Raises:
+        ValueError: Naming the file, when it is not an image PIL can read.
     """
     from PIL import Image
 
-    with Image.open(path) as image:
-        gray = image.mode in ("1", "L", "LA", "I", "I;16", "F")
-        image = image.convert("L" if gray else "RGB")
-        if size:
-            image = image.resize((int(size[1]), int(size[0])))
-        array = np.asarray(image, dtype="uint8")
+    try:
+        with Image.open(path) as image:
+            gray = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+            image = image.convert("L" if gray else "RGB")
+            if size:
+                image = image.resize((int(size[1]), int(size[0])))
+            array = np.asarray(image, dtype="uint8")
+    # PIL raises OSError for unknown or truncated files, SyntaxError for
+    # some broken PNGs and DecompressionBombError for absurd sizes.
+    except (OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as err:
+        raise ValueError(
+            f"{path}: cannot read this image ({err}). Replace the file, or "
+            "remove it from the dataset."
+        ) from None
     return array[..., None] if array.ndim == 2 else array
 
 

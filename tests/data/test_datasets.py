@@ -9,6 +9,7 @@ import pytest
 
 from kerakit.data.datasets import DatasetUnavailableError
 from kerakit.data.datasets import load_dataset
+from kerakit.data.datasets import read_image
 
 
 def test_digits_metadata_and_limit():
@@ -67,6 +68,69 @@ def test_image_folder_needs_one_size(tmp_path):
         tmp_path / "train" / "cat" / "odd.png")
     with pytest.raises(ValueError, match="image_size"):
         load_dataset({"name": f"folder:{tmp_path}"})
+
+
+@pytest.mark.parametrize("arrays, words", [
+    ({"x_train": np.zeros((10, 4)), "y_train": np.zeros(9, "int64")},
+     "x_train has 10 examples but y_train has 9 labels"),
+    ({"x_train": np.zeros((4, 3)), "y_train": np.zeros(4, "int64"),
+      "x_test": np.zeros((3, 3)), "y_test": np.zeros(2, "int64")},
+     "x_test has 3 examples but y_test has 2 labels"),
+    ({"x": np.zeros((3, 2)), "y": np.array(1)},
+     "x has 3 examples but y has no labels"),
+    ({"x_train": np.zeros((4, 8, 8, 1)), "y_train": np.zeros(4, "int64"),
+      "x_val": np.zeros((2, 8, 8)), "y_val": np.zeros(2, "int64")},
+     r"x_val have shape \(8, 8\) but those of x_train have \(8, 8, 1\)"),
+    ({"x_train": np.zeros((0, 3)), "y_train": np.zeros(0, "int64")},
+     "x_train holds no examples"),
+    ({"x": np.array([1, "a", None], dtype=object), "y": np.zeros(3)},
+     "holds an object array, which kerakit never loads"),
+])
+def test_npz_inconsistent_arrays_name_the_file_and_arrays(tmp_path, arrays,
+                                                          words):
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=words) as info:
+        load_dataset({"name": f"npz:{path}"})
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_npz_that_is_no_archive_names_the_file(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((4, 2)), y=np.zeros(4, "int64"))
+    path.write_bytes(path.read_bytes()[:60])  # truncated
+    with pytest.raises(ValueError, match="cannot read it as an .npz") as info:
+        load_dataset({"name": str(path)})
+    assert str(info.value).startswith(f"{path}: ")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    (tmp_path / "one.npy").rename(path)
+    with pytest.raises(ValueError, match="holds one array"):
+        load_dataset({"name": str(path)})
+    folder = tmp_path / "f.npz"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        load_dataset({"name": str(folder)})
+
+
+@pytest.mark.parametrize("content", [b"not an image", b""])
+def test_unreadable_image_in_folder_is_named(tmp_path, content):
+    _write_images(tmp_path)
+    bad = tmp_path / "train" / "dog" / "broken.png"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match="cannot read this image") as info:
+        load_dataset({"name": f"folder:{tmp_path}"})
+    assert str(info.value).startswith(f"{bad}: ")
+
+
+def test_truncated_image_is_named(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "cut.png"
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64), "uint8")
+    Image.fromarray(noise).save(path)  # noise: ~4 KB of compressed pixels
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="cannot read this image"):
+        read_image(path)
 
 
 def test_unknown_dataset_name():

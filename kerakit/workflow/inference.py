@@ -102,6 +102,10 @@ def read_inputs(paths: Sequence[str | os.PathLike],
     """
     arrays = []
     for path in map(Path, paths):
+        if path.is_dir():
+            raise IsADirectoryError(
+                f"Input {str(path)!r} is a directory: give .npy/.npz "
+                "arrays or image files (e.g. a shell glob DIR/*.png).")
         if not path.is_file():
             raise FileNotFoundError(f"Input {str(path)!r} not found.")
         if path.suffix == ".npy":

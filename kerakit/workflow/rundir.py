@@ -88,6 +88,12 @@ def check_run_dir(run_dir: Path, fingerprint: str, restart: bool) -> bool:
     if (run_dir / STATE).is_file():
         if restart:
             return False  # a kerakit run: restart clears its files only
+        if found is None:
+            raise RunDirError(
+                f"{run_dir / STATE} is not a valid kerakit state file "
+                "(unreadable or not JSON), so the run cannot be continued: "
+                "pass --restart (restart=True) to clear kerakit's files "
+                "there and start over (other files stay).")
         raise RunDirError(
             f"{run_dir} holds a run of different settings (recipe or "
             "overrides changed): choose another --run-dir, or pass "

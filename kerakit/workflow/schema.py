@@ -30,6 +30,7 @@ from kerakit.tasks import get_task
 from kerakit.tasks import list_tasks
 
 REQUIRED = object()
+_MAX_SEED = 2**32 - 2
 
 
 class SchemaError(ValueError):
@@ -466,6 +467,10 @@ def validate(raw: dict) -> dict[str, Any]:
     else:
         _check_field("monitor", fields["monitor"],
                      Field((str,), choices=tuple(allowed)))
+    if fields["seed"] > _MAX_SEED:
+        # numpy seeds are 32-bit, and the validation split uses seed + 1.
+        _fail("seed", f"must be <= {_MAX_SEED}. Received: "
+              f"{fields['seed']!r}.")
     rescale_factor(fields["preprocessing"]["rescale"])
     for key in ("dataset.image_size", "preprocessing.image_size"):
         section, sub = key.split(".")

@@ -207,3 +207,31 @@ def test_predict_refuses_non_finite_inputs(digits_run, tmp_path):
     np.save(tmp_path / "bad.npy", x)
     assert main(["predict", str(digits_run), str(tmp_path / "bad.npy")]) == 2
     assert len(predict(digits_run, x[:1])["classes"]) == 1
+
+
+def test_a_corrupt_state_file_is_named_and_restart_recovers(tmp_path,
+                                                            dataset):
+    run = tmp_path / "run"
+    training.train(_recipe(dataset), run, verbose=0)
+    (run / "notes.txt").write_text("keep me")
+    (run / "state.json").write_text("{not json")
+    with pytest.raises(training.TrainingError,
+                       match="state.json is not a valid.*--restart"):
+        training.train(_recipe(dataset), run, verbose=0)
+    result = training.train(_recipe(dataset), run, verbose=0, restart=True)
+    assert result.metrics["epochs_run"] == 1
+    assert (run / "notes.txt").read_text() == "keep me"
+
+
+def test_seed_beyond_numpy_range_is_a_recipe_error(dataset):
+    from kerakit.workflow.recipes import RecipeError
+
+    with pytest.raises(RecipeError, match="field 'seed': must be <= "
+                       "4294967294"):
+        _recipe(dataset, seed=2**32)
+    assert _recipe(dataset, seed=2**32 - 2).seed == 2**32 - 2
+
+
+def test_predict_on_a_directory_says_so(digits_run, tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        predict(digits_run, [str(tmp_path)])

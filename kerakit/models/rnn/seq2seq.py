@@ -106,7 +106,8 @@ def seq2seq(
             f"{name}: attention must be 'bahdanau', 'luong' or None. "
             f"Received: attention={attention!r}"
         )
-    target_vocabulary_size = target_vocabulary_size or vocabulary_size
+    if target_vocabulary_size is None:
+        target_vocabulary_size = vocabulary_size
     if min(vocabulary_size, target_vocabulary_size) < 4:
         raise ValueError(
             f"{name}: vocabularies need >= 4 ids (0 pad, 1 start, 2 end, "

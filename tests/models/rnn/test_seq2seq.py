@@ -99,3 +99,9 @@ def test_mixed_precision():
     ModelTestCase().run_precision_test(
         seq2seq, {"vocabulary_size": 8, "hidden_dim": 4, "embedding_dim": 4,
                   "attention": "bahdanau"}, x)
+
+
+def test_target_vocabulary_of_zero_is_refused_not_defaulted():
+    with pytest.raises(ValueError, match="target_vocabulary_size=0"):
+        kerakit.build("seq2seq", vocabulary_size=10,
+                      target_vocabulary_size=0)

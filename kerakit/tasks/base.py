@@ -122,6 +122,11 @@ class Task:
         return _PackedBatches(self, *splits.train, batch_size,
                               splits.preprocessor, seed=seed, epoch=epoch)
 
+    def count_examples(self, splits: Splits) -> dict[str, int]:
+        """Examples per split, as `metrics.json` reports them."""
+        return {name: len(getattr(splits, name)[0])
+                for name in ("train", "validation", "test")}
+
     def steps_per_epoch(self, splits: Splits, batch_size: int) -> int:
         """Optimizer steps per epoch (sets learning-rate schedules)."""
         return -(-len(splits.train[0]) // batch_size)

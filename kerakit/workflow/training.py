@@ -324,9 +324,7 @@ def _finish(model: keras.Model, recipe: Recipe, task: Task, splits: Splits,
         "validation": {k[4:]: v[best_index] for k, v in history.items()
                        if k.startswith("val_")},
         "test": {k: float(v) for k, v in test.items()},
-        "examples": {"train": len(splits.train[0]),
-                     "validation": len(splits.validation[0]),
-                     "test": len(splits.test[0])},
+        "examples": task.count_examples(splits),
         "seconds_last_session": round(time.time() - started, 2),
     }
     extra = task.report(model, splits, run_dir, recipe.seed)

@@ -1,5 +1,10 @@
 """The `kerakit tune` subcommand (registered in `kerakit.cli.app`).
 
+Before the first trial it checks the space, the data, the tuning directory
+and every value of the space on the model; the first trial is the recipe
+itself. It exits with 2 and one line when a check fails or when no trial
+finished (every trial failed); each failed trial prints its error.
+
 Example:
     kerakit tune lenet_digits --tuner hyperband --dir runs/tune/lenet
     kerakit tune mlp_digits --max-trials 20 --workers 2
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             directory=args.dir, workers=args.workers,
             overrides=parse_assignments(args.set),
             retrain=not args.no_retrain, overwrite=args.overwrite)
-    except RuntimeError as err:  # a failed trial or worker: no traceback
+    except RuntimeError as err:  # failed trials or a worker: no traceback
         raise CLIError(str(err)) from None
     if result.run is not None:
         print(f"retrained best configuration: {result.run.run_dir}")

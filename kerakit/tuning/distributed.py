@@ -7,8 +7,9 @@ them. All share `KERASTUNER_ORACLE_IP=127.0.0.1` and a free
 `KERASTUNER_ORACLE_PORT`. A worker that dies (killed, out of memory) is
 started again under the same id: the oracle hands it back its unfinished
 trial, so the search still completes. The same environment variables run
-a search across hosts (see the README's "Tuning" section); each process
-runs `python -m kerakit.tuning.distributed DIR` on a shared `DIR`.
+a search across hosts (see the README's "Tuning" section). Each process
+runs `python -m kerakit.tuning DIR` (`kerakit/tuning/__main__.py`, which
+imports the search; this module does not, so the two have no import cycle).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _start(directory: Path, tuner_id: str, port: int, log: Any) -> Any:
            "KERASTUNER_ORACLE_PORT": str(port),
            "KERAS_BACKEND": keras.backend.backend()}
     return subprocess.Popen(
-        [sys.executable, "-m", "kerakit.tuning.distributed", str(directory)],
+        [sys.executable, "-m", "kerakit.tuning", str(directory)],
         env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -181,8 +182,15 @@ def _echo_progress(logs: Path, offsets: dict[str, int]) -> None:
                 print(f"[{path.stem}] {line}", flush=True)
 
 
-def _exit_with_parent(poll_s: float = 1.0) -> None:
-    """Exit this process when the launching process dies (even kill -9)."""
+def exit_with_parent(poll_s: float = 1.0) -> None:
+    """Exit this process when the launching process dies (even kill -9).
+
+    A watcher thread polls the parent id every `poll_s` seconds, so a
+    worker never outlives a killed `kerakit tune`.
+
+    Example:
+        exit_with_parent()  # first thing in a chief or worker process
+    """
     import threading
 
     parent = os.getppid()
@@ -193,21 +201,3 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
-
-
-def _child(directory: str) -> int:
-    """Entry point of a chief or worker process."""
-    from kerakit.tuning import report
-    from kerakit.tuning import search
-
-    _exit_with_parent()
-
-    space, tuner, max_trials = report.read_space_record(Path(directory))
-    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
-    verbose = not tuner_id.startswith("chief")
-    search.run_search(space, tuner, directory, max_trials, verbose=verbose)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))

@@ -22,7 +22,7 @@ PLOT = "objective_vs_hyperparameters.png"
 
 def trial_line(space: Any, trial: Any, seconds: float,
                max_trials: int | None = None) -> str:
-    """One progress line for a finished trial."""
+    """One progress line for a finished trial (a failed one: its error)."""
     values = {p.name: p.decode(trial.hyperparameters.values.get(p.name))
               for p in space.params}
     shown = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
@@ -30,8 +30,44 @@ def trial_line(space: Any, trial: Any, seconds: float,
     score = "-" if trial.score is None else f"{trial.score:.4f}"
     epochs = trial.hyperparameters.values.get("tuner/epochs")
     extra = f", {epochs} epochs" if epochs else ""
-    return (f"trial {int(trial.trial_id) + 1}{total} {trial.status.lower()}: "
+    line = (f"trial {int(trial.trial_id) + 1}{total} {trial.status.lower()}: "
             f"{shown} -> {space.objective}={score} ({seconds:.1f} s{extra})")
+    if trial.status != "COMPLETED" and getattr(trial, "message", None):
+        line += f": {last_error(trial.message)}"
+    return line
+
+
+def last_error(message: str) -> str:
+    r"""The last line of a traceback: the exception and its message.
+
+    Example:
+    >>> last_error("Traceback (most recent call last):\n  File ...\n"
+    ...            "ValueError: dropout must be in [0, 1)\n")
+    'ValueError: dropout must be in [0, 1)'
+    """
+    lines = [line.strip() for line in str(message).splitlines()
+             if line.strip()]
+    return lines[-1] if lines else "an unknown error"
+
+
+def no_trial_message(project_dir: str | Path) -> str:
+    """One line for a search in which no trial finished: the first error.
+
+    Example:
+    >>> no_trial_message("/nowhere")
+    'No trial finished (no trial ran); see /nowhere.'
+    """
+    errors = []
+    for path in sorted(Path(project_dir).glob("trial_*/trial.json")):
+        state = json.loads(path.read_text())
+        if state.get("message"):
+            errors.append((state["trial_id"], last_error(state["message"])))
+    if not errors:
+        return f"No trial finished (no trial ran); see {project_dir}."
+    trial, error = errors[0]
+    return (f"No trial finished: {len(errors)} failed, trial "
+            f"{int(trial) + 1} with "
+            f"{error} (tracebacks: {project_dir}/trial_*/trial.json).")
 
 
 def _short(value: Any) -> str:

@@ -8,6 +8,11 @@ retrains the best configuration with the full recipe workflow. The test
 split is never touched during the search. See `kerakit.tuning.space` for
 the file format and the hyper-parameter names.
 
+Every tuner runs the recipe itself (each hyper-parameter at its default) as
+its first trial: it is the baseline the search must beat. Every value of the
+space is tried on the model factory before that first trial, so a value the
+model rejects stops the search at once, in one line.
+
 Files under the tuning directory:
 `search/` (KerasTuner's project: trials, oracle state; reused to resume),
 `space.json`, `results.csv`, `best_hyperparameters.json`,
@@ -18,21 +23,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
-import time
 from pathlib import Path
 from typing import Any
 
-from kerakit.tuning import space as ss
 from kerakit.tuning import report as report_mod
-from kerakit.tuning.space import find_space_file
-from kerakit.tuning.space import list_spaces
-from kerakit.tuning.report import read_space_record
+from kerakit.tuning import space as ss
+from kerakit.tuning.hypermodel import RecipeHyperModel
+from kerakit.tuning.hypermodel import check_values
 from kerakit.tuning.report import write_space_record
 from kerakit.tuning.space import SearchSpace
-
-PROJECT = "search"
+from kerakit.tuning.space import find_space_file
+from kerakit.tuning.tuners import PROJECT
+from kerakit.tuning.tuners import check_tuner
+from kerakit.tuning.tuners import make_tuner
+from kerakit.tuning.tuners import quiet_failures
 
 
 def load_space(ref: Any, overrides: dict[str, Any] | None = None
@@ -83,192 +88,35 @@ def load_space(ref: Any, overrides: dict[str, Any] | None = None
                        max_trials=data.get("max_trials", 10))
 
 
-def check_tuner(name: str) -> str:
-    """Raise a clear error unless `name` is a known tuner.
-
-    Example:
-    >>> check_tuner("hyperband")
-    'hyperband'
-    """
-    if name not in ss.TUNERS:
-        raise ValueError(f"Unknown tuner {name!r}. Choose one of: "
-                         f"{', '.join(ss.TUNERS)}.")
-    return name
-
-
-def _hypermodel_base() -> type:
-    import keras_tuner
-
-    return keras_tuner.HyperModel
-
-
-class RecipeHyperModel(_hypermodel_base()):
-    """A KerasTuner `HyperModel` made from a search space.
-
-    `build(hp)` applies the hyper-parameter values to the recipe, calls
-    `kerakit.build` and compiles through `Recipe.compile`; `fit(hp, ...)`
-    takes the batch size from the recipe with `hp` applied and adds the
-    recipe's early stopping.
-
-    Args:
-        space: The `SearchSpace`.
-        input_shape: Model input shape (from the data).
-        num_classes: Number of classes (from the data).
-        splits: `kerakit.workflow.training.Splits`; when given, `fit` without data
-            trains on the recipe's shuffled (and augmented) batches.
-
-    Example:
-    >>> import keras_tuner
-    >>> space = load_space("mlp_digits")
-    >>> hm = RecipeHyperModel(space, (64,), 10)
-    >>> hm.recipe_for(keras_tuner.HyperParameters()).batch_size
-    32
-    """
-
-    def __init__(self, space: SearchSpace, input_shape: Any,
-                 num_classes: int | None, splits: Any = None):
-        super().__init__(name=space.name)
-        self.space = space
-        self.input_shape = input_shape
-        self.num_classes = num_classes
-        self.splits = splits
-
-    def recipe_for(self, hp: Any) -> Any:
-        """The recipe with this trial's hyper-parameter values applied."""
-        values = {p.name: p.declare(hp) for p in self.space.params}
-        return self.space.recipe.with_overrides(values)
-
-    def build(self, hp: Any) -> Any:
-        """Build and compile the trial's model (the recipe's by default)."""
-        import keras
-
-        import kerakit
-
-        recipe = self.recipe_for(hp)
-        keras.utils.set_random_seed(recipe.seed)
-        model = kerakit.build(recipe.model, **recipe.model_arguments(
-            self.input_shape, self.num_classes))
-        steps = None
-        if self.splits is not None:
-            steps = math.ceil(len(self.splits.train[0]) / recipe.batch_size)
-        return recipe.compile(model, steps_per_epoch=steps)
-
-    def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
-        """Fit with the trial's batch size and the recipe's early stopping."""
-        import keras
-
-        recipe = self.recipe_for(hp)
-        if not args and "x" not in kwargs and self.splits is not None:
-            # The recipe workflow's batches: shuffled, augmented, seeded.
-            epoch = kwargs.get("initial_epoch", 0)
-            args = (self.splits.train_batches(recipe.batch_size, recipe.seed,
-                                              epoch),)
-            kwargs.setdefault("validation_batch_size", recipe.batch_size)
-        else:
-            kwargs["batch_size"] = recipe.batch_size
-        callbacks = list(kwargs.pop("callbacks", []))
-        if recipe.patience:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=recipe.monitor, patience=recipe.patience,
-                mode=self.space.direction))
-        return model.fit(*args, callbacks=callbacks, **kwargs)
-
-
-def make_tuner(space: SearchSpace, hypermodel: Any, tuner: str,
-               directory: str | os.PathLike, max_trials: int | None,
-               overwrite: bool = False, report: Any = None) -> Any:
-    """Create a KerasTuner tuner (resumes from `directory` unless told).
-
-    Args:
-        space: The search space (gives objective, direction and epochs).
-        hypermodel: A `RecipeHyperModel`.
-        tuner: `"random"`, `"bayesian"`, `"hyperband"` or `"grid"`.
-        directory: Tuning directory; the KerasTuner project is `search/`.
-        max_trials: Trial budget (caps hyperband too when given).
-        overwrite: Start a new search instead of resuming.
-        report: Called as `report(trial, seconds)` after each trial.
-    """
-    import keras_tuner as kt
-
-    _atomic_json_writes()
-    classes = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization,
-               "hyperband": kt.Hyperband, "grid": kt.GridSearch}
-    base = classes[check_tuner(tuner)]
-    cls = type(f"Kerakit{base.__name__}", (_Progress, base), {})
-    kwargs = dict(hypermodel=hypermodel,
-                  objective=kt.Objective(space.objective, space.direction),
-                  seed=space.recipe.seed, directory=str(directory),
-                  project_name=PROJECT, overwrite=overwrite)
-    if tuner == "hyperband":
-        kwargs["max_epochs"] = max(2, space.recipe.epochs)
-    else:
-        kwargs["max_trials"] = max_trials
-    result = cls(**kwargs)
-    if tuner == "hyperband" and max_trials:
-        # HyperbandOracle has no max_trials argument; the base Oracle still
-        # stops creating trials once the cap is reached.
-        result.oracle.max_trials = max_trials
-    result.kerakit_report = report
-    return result
-
-
-def _atomic_json_writes() -> None:
-    """Make KerasTuner write its state files atomically.
-
-    KerasTuner writes `oracle.json`, `trial.json` and the tuner file in
-    place; a process killed mid-write leaves an empty file and the search
-    cannot resume ("Expecting value: line 1 column 1"). Writing to a
-    temporary file and renaming it makes a kill at any moment safe.
-    """
-    from keras_tuner.src import utils
-
-    if getattr(utils.save_json, "kerakit_atomic", False):
-        return
-    original = utils.save_json
-
-    def save_json(path: Any, obj: Any) -> str:
-        if "://" in str(path):  # remote file systems: keep KerasTuner's way
-            return original(path, obj)
-        text = json.dumps(obj)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-        return text
-
-    save_json.kerakit_atomic = True
-    utils.save_json = save_json
-
-
-class _Progress:
-    """Tuner mixin: report each finished trial."""
-
-    kerakit_report = None
-
-    def on_trial_begin(self, trial: Any) -> None:
-        self._kerakit_start = time.time()
-        super().on_trial_begin(trial)
-
-    def on_trial_end(self, trial: Any) -> None:
-        super().on_trial_end(trial)
-        if self.kerakit_report is not None:
-            done = self.oracle.get_trial(trial.trial_id)
-            seconds = time.time() - getattr(self, "_kerakit_start", time.time())
-            self.kerakit_report(done, seconds)
-
-
 def run_search(space: SearchSpace, tuner: str, directory: str | os.PathLike,
                max_trials: int | None, overwrite: bool = False,
-               verbose: bool = True) -> Any:
+               verbose: bool = True, splits: Any = None,
+               check: bool = True) -> Any:
     """Run (or resume) the search in this process; returns the tuner.
 
     With `KERASTUNER_TUNER_ID=chief` and `KERASTUNER_ORACLE_IP/PORT` set,
     this process serves the oracle instead (see `kerakit.tuning.distributed`).
+
+    Args:
+        space: The `SearchSpace`.
+        tuner: Tuner name.
+        directory: Tuning directory.
+        max_trials: Trial budget.
+        overwrite: Start a new search instead of resuming.
+        verbose: Print one line per trial.
+        splits: The recipe's loaded splits (loaded here when `None`).
+        check: Try every value of the space first (`check_values`).
+
+    Raises:
+        ValueError: A value of the space is rejected by the model.
+        RuntimeError: KerasTuner stopped after trials failed in a row; the
+            message is one line with the last error.
     """
     from kerakit.workflow import training
 
     # Only the train and validation splits are used; test stays untouched.
-    splits = training.load_splits(space.recipe)
+    if splits is None:
+        splits = training.load_splits(space.recipe)
 
     def report(trial: Any, seconds: float) -> None:
         if verbose:
@@ -277,6 +125,8 @@ def run_search(space: SearchSpace, tuner: str, directory: str | os.PathLike,
 
     hypermodel = RecipeHyperModel(space, splits.input_shape,
                                   splits.num_classes, splits)
+    if check:
+        check_values(space, hypermodel)
     search = make_tuner(space, hypermodel, tuner, directory, max_trials,
                         overwrite=overwrite, report=report)
     if os.environ.get("KERASTUNER_TUNER_ID", "").startswith("chief"):
@@ -286,9 +136,38 @@ def run_search(space: SearchSpace, tuner: str, directory: str | os.PathLike,
         search.save()
         distributed_tuning.serve_oracle(search.oracle)
         return search
-    search.search(epochs=space.recipe.epochs, verbose=0,
-                  validation_data=tuple(splits.validation))
+    try:
+        with quiet_failures():
+            search.search(epochs=space.recipe.epochs, verbose=0)
+    except RuntimeError as err:
+        if "consecutive failures" not in str(err):
+            raise
+        raise RuntimeError(
+            f"The search stopped: "
+            f"{search.oracle.max_consecutive_failed_trials} trials failed "
+            f"in a row, the last with {report_mod.last_error(str(err))} "
+            f"(tracebacks: {Path(directory) / PROJECT}/trial_*/trial.json)"
+        ) from None
     return search
+
+
+def check_directory(directory: str | os.PathLike) -> Path:
+    """Refuse a tuning directory that is, or lies inside, a regular file.
+
+    Example:
+    >>> check_directory("runs/tune/lenet").name
+    'lenet'
+    """
+    directory = Path(directory)
+    for path in (directory, *directory.parents):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                where = "is" if path == directory else f"lies inside {path},"
+                raise ValueError(
+                    f"The tuning directory {directory} {where} a file, not "
+                    "a directory: choose another --dir (directory=).")
+            break
+    return directory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,6 +228,12 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
     Returns:
         A `TuneResult`.
 
+    Raises:
+        ValueError: The space, a value of it, the data or the directory is
+            wrong (all checked before the first trial).
+        RuntimeError: No trial finished (every trial failed); the message
+            gives the first error in one line.
+
     Example:
         result = kerakit.tune("lenet_digits", max_trials=8)
         result.best_hyperparameters  # {"optimizer.learning_rate": ...}
@@ -359,41 +244,51 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
         max_trials = space.max_trials
     if max_trials is not None and max_trials < 1:
         raise ValueError(f"max_trials must be >= 1. Received: {max_trials}")
-    directory = Path(directory or Path("runs", "tune",
-                                       f"{space.name}_{tuner}"))
-    write_space_record(directory, space, tuner, max_trials, overwrite)
-    if verbose:
-        names = ", ".join(p.name for p in space.params)
-        print(f"tuning {space.recipe.name} with {tuner} search over {names}; "
-              f"objective {space.direction} {space.objective}; "
-              f"directory {directory}", flush=True)
+    directory = check_directory(directory or Path(
+        "runs", "tune", f"{space.name}_{tuner}"))
     role = os.environ.get("KERASTUNER_TUNER_ID") if os.environ.get(
         "KERASTUNER_ORACLE_IP") else None
     if workers and role:
         raise ValueError("KERASTUNER_ORACLE_IP is set, so this process is "
                          f"already the tuner {role!r} of a distributed "
                          "search; drop --workers or unset the variables.")
+    from kerakit.workflow import training
+
+    # The data is checked, and every value of the space tried on the model,
+    # before anything is written.
+    splits = training.load_splits(space.recipe)
+    check_values(space, RecipeHyperModel(space, splits.input_shape,
+                                         splits.num_classes, splits))
+    try:
+        write_space_record(directory, space, tuner, max_trials, overwrite)
+    except OSError as err:
+        raise ValueError(f"Cannot use the tuning directory {directory}: "
+                         f"{err.strerror or err}.") from None
+    if verbose:
+        names = ", ".join(p.name for p in space.params)
+        print(f"tuning {space.recipe.name} with {tuner} search over {names}; "
+              f"objective {space.direction} {space.objective}; "
+              f"directory {directory}", flush=True)
     if workers:
         from kerakit.tuning import distributed as distributed_tuning
 
+        del splits  # each worker loads its own
         distributed_tuning.run_distributed(directory, workers, verbose)
     else:
-        run_search(space, tuner, directory, max_trials, verbose=verbose)
+        run_search(space, tuner, directory, max_trials, verbose=verbose,
+                   splits=splits, check=False)
     if role and not role.startswith("chief"):
         # A worker host: the chief collects the results and retrains.
         return TuneResult(directory, space, [], {}, None, None)
     rows = report_mod.collect(space, directory / PROJECT)
     record = report_mod.write_all(space, directory, rows)
     if record is None:
-        raise RuntimeError(f"No trial finished; see the trial messages in "
-                           f"{directory / PROJECT}.")
+        raise RuntimeError(report_mod.no_trial_message(directory / PROJECT))
     if verbose:
         print(f"best: {record['hyperparameters']} -> {space.objective}="
               f"{record['value']:.4f} (results in {directory})", flush=True)
     run = None
     if retrain:
-        from kerakit.workflow import training
-
         best = space.recipe.with_overrides(record["hyperparameters"])
         run_dir = directory / "best_run"
         state = run_dir / "state.json"

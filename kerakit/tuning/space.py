@@ -13,7 +13,8 @@ hyper-parameter is named by the recipe key it overrides, exactly as
 | `model` | the registered model, for depth knobs that switch variants |
 
 Each default is the recipe's own value, so the default configuration of a
-space reproduces the recipe. A space file (`tuning/*.toml`) looks like:
+space reproduces the recipe, and every tuner runs it as its first trial
+(`kerakit.tuning.search`). A space file (`tuning/*.toml`) looks like:
 
 ```toml
 recipe = "mlp_digits"            # name in recipes/ or a path
@@ -109,8 +110,12 @@ class HyperParam:
             value = hp.Choice(self.name, [_encode(v) for v in self.values],
                               default=_encode(self.default))
         elif self.kind == "int":
+            # On a log scale KerasTuner's step multiplies (it must be > 1);
+            # None samples every integer of the range.
+            step = (int(self.step) if self.step and self.step > 1
+                    else None if self.log else 1)
             value = hp.Int(self.name, int(self.min_value),
-                           int(self.max_value), step=int(self.step or 1),
+                           int(self.max_value), step=step,
                            sampling=sampling, default=int(self.default))
         else:
             value = hp.Float(self.name, float(self.min_value),
@@ -121,6 +126,47 @@ class HyperParam:
     def decode(self, value: Any) -> Any:
         """Turn a value stored by KerasTuner back into the recipe value."""
         return _decode(value, self.encoded)
+
+    def encode(self, value: Any) -> Any:
+        """Turn a recipe value into the value KerasTuner stores.
+
+        Example:
+        >>> p = HyperParam("model_kwargs.dense_widths", "choice", (84,),
+        ...                values=((84,), (120, 84)))
+        >>> p.encode((120, 84))
+        '[120, 84]'
+        """
+        if self.kind == "int":
+            return int(value)
+        if self.kind == "float":
+            return float(value)
+        return _encode(value)
+
+    def checked_values(self) -> tuple:
+        """The values tried on the model before a search (`check_values`).
+
+        Every choice; every integer of a linear int range of at most 16
+        values; otherwise the bounds (a factory rejects a float range at
+        its ends, e.g. a dropout above 1).
+
+        Example:
+        >>> HyperParam("model_kwargs.num_layers", "int", 2, min_value=1,
+        ...            max_value=4).checked_values()
+        (1, 2, 3, 4)
+        >>> HyperParam("optimizer.learning_rate", "float", 1e-3,
+        ...            min_value=1e-4, max_value=1e-2, log=True
+        ...            ).checked_values()
+        (0.0001, 0.01)
+        """
+        if self.kind == "choice":
+            return tuple(self.values)
+        if self.kind == "int":
+            low, high = int(self.min_value), int(self.max_value)
+            every = range(low, high + 1, int(self.step or 1))
+            if not self.log and len(every) <= 16:
+                return tuple(every)
+            return (low, high)
+        return (float(self.min_value), float(self.max_value))
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly description."""
@@ -204,10 +250,14 @@ def parse_param(name: str, spec: Any, default: Any, source: str) -> HyperParam:
                       step=step, log=log)
 
 
-def _factory_arguments(model: str) -> dict[str, Any]:
-    import kerakit
+def _model_info(model: str) -> dict[str, Any]:
+    from kerakit.registry import model_info
 
-    return kerakit.model_info(model)["arguments"]
+    return model_info(model)
+
+
+def _factory_arguments(model: str) -> dict[str, Any]:
+    return _model_info(model)["arguments"]
 
 
 def recipe_value(recipe: Any, name: str, source: str) -> Any:
@@ -253,9 +303,7 @@ def knob_param(recipe: Any, kind: str, source: str,
         widen: Add the recipe's value to the range when it lies outside
             (automatic spaces); otherwise that is an error.
     """
-    import kerakit
-
-    knobs = kerakit.model_info(recipe.model)["knobs"]
+    knobs = _model_info(recipe.model)["knobs"]
     if kind not in knobs:
         _fail(source, f"model {recipe.model!r} has no {kind!r} knob; its "
               f"knobs: {sorted(knobs) or 'none'}. Name the factory argument "
@@ -300,9 +348,7 @@ def auto_space(recipe: Any, source: str = "auto") -> list[HyperParam]:
     size = int(recipe.batch_size)
     sizes = sorted({max(1, size // 2), size, size * 2})
     params.append(parse_param("batch_size", {"values": sizes}, size, source))
-    import kerakit
-
-    if "depth" in kerakit.model_info(recipe.model)["knobs"]:
+    if "depth" in _model_info(recipe.model)["knobs"]:
         params.append(knob_param(recipe, "depth", source, widen=True))
     else:
         print(f"note: {recipe.model} declares no depth knob; tuning the "

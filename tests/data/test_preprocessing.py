@@ -7,7 +7,7 @@ import pytest
 
 from kerakit.data.preprocessing import Preprocessor
 from kerakit.data.preprocessing import TrainBatches
-from kerakit.data.preprocessing import pad_sequences
+from kerakit.data.preprocessing import rescale_factor
 from kerakit.data.preprocessing import resize_images
 
 
@@ -31,6 +31,22 @@ def test_resize_methods():
     cropped = resize_images(np.arange(36.0).reshape(1, 6, 6, 1), (2, 2),
                             "pad")
     assert cropped[0, :, :, 0].tolist() == [[14, 15], [20, 21]]
+
+
+def test_bilinear_resize_uses_half_pixel_centres_on_every_backend():
+    # Output pixel i samples input position (i + 0.5) * 2 / 4 - 0.5, clamped
+    # to [0, 1]: 0, 0.25, 0.75, 1 -> values 0, 0.25, 0.75, 1 (no antialias).
+    ramp = np.array([0.0, 1.0], "float32").reshape(1, 1, 2, 1)
+    out = resize_images(np.repeat(ramp, 2, axis=1), (2, 4))
+    np.testing.assert_allclose(out[0, 0, :, 0], [0, 0.25, 0.75, 1],
+                               atol=1e-6)
+    # Downsampling 4 -> 2 averages pixel pairs (positions 0.5 and 2.5).
+    row = np.array([0.0, 2.0, 4.0, 6.0], "float32").reshape(1, 1, 4, 1)
+    out = resize_images(np.repeat(row, 4, axis=1), (4, 2))
+    np.testing.assert_allclose(out[0, 0, :, 0], [1.0, 5.0], atol=1e-6)
+    # Integer images come back as float32, never rounded.
+    assert resize_images(np.zeros((1, 2, 2, 1), "uint8"), (3, 3)).dtype == (
+        np.float32)
 
 
 def test_channels_and_image_size_from_raw_arrays():
@@ -83,13 +99,13 @@ def test_train_batches_augment_only_training_and_are_deterministic():
     np.testing.assert_array_equal(pre.transform(x), x)
 
 
-def test_pad_sequences():
+def test_sequences_are_padded_and_truncated_as_the_recipe_says():
     seqs = [[1, 2, 3, 4], [5], []]
-    assert pad_sequences(seqs, 3).tolist() == [[1, 2, 3], [5, 0, 0],
-                                                [0, 0, 0]]
-    assert pad_sequences(seqs, 3, padding="pre",
-                         truncating="pre").tolist() == [[2, 3, 4], [0, 0, 5],
-                                                        [0, 0, 0]]
+    post = Preprocessor(sequence_length=3).transform(seqs)
+    assert post.dtype == np.int32
+    assert post.tolist() == [[1, 2, 3], [5, 0, 0], [0, 0, 0]]
+    pre = Preprocessor(sequence_length=3, padding="pre", truncating="pre")
+    assert pre.transform(seqs).tolist() == [[2, 3, 4], [0, 0, 5], [0, 0, 0]]
     pre = Preprocessor(sequence_length=2)
     assert pre.transform([[7, 8, 9]]).tolist() == [[7, 8]]
 
@@ -109,7 +125,14 @@ def test_save_and_load_round_trip(tmp_path):
 @pytest.mark.parametrize("bad", ["x/0", "a/b"])
 def test_bad_rescale_text(bad):
     from kerakit.workflow.schema import SchemaError
-    from kerakit.workflow.schema import rescale_factor
+    from kerakit.workflow.schema import rescale_factor as schema_factor
 
     with pytest.raises(SchemaError, match="1/255"):
+        schema_factor(bad)
+    with pytest.raises(ValueError, match="1/255"):
         rescale_factor(bad)
+
+
+def test_rescale_text_is_a_number_or_a_fraction():
+    assert rescale_factor("1/16") == 1 / 16
+    assert rescale_factor("0.5") == 0.5 and rescale_factor(2) == 2.0

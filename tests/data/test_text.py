@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from kerakit.data.text import WordTokenizer
-from kerakit.data.text import pad_or_truncate
 from kerakit.data.text import read_corpus
 from kerakit.data.text import texts_to_ids
 from kerakit.data.text import train_bpe
@@ -48,8 +47,9 @@ def test_corpus_from_file_and_texts_to_ids(tmp_path):
     assert read_corpus(tmp_path) == CORPUS[:4]
     ids = texts_to_ids(["the fox", "the"], 3)
     assert ids.tolist() == [[2, 3, 0], [2, 0, 0]]
-    assert pad_or_truncate([[5, 6, 7]], 2, truncation="pre").tolist() == [
-        [6, 7]]
+    tail = WordTokenizer(vocabulary=["a", "b", "c"], sequence_length=2,
+                         truncation="pre")
+    assert tail.encode(["a b c"]).tolist() == [[3, 4]]  # the last two words
 
 
 def test_wordpiece_learned_locally():

@@ -2,7 +2,9 @@
 
 Tiny data (a capped digits split, one epoch) and two-trial searches keep
 this fast; the resume and distributed tests run `kerakit tune` in
-subprocesses and kill one with SIGKILL in the middle of a trial.
+subprocesses and kill one with SIGKILL in the middle of a trial. Those wait
+on events (a file appearing, a process exiting), never on a clock: a hung
+process is left to pytest-timeout, and every process is killed at teardown.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from pathlib import Path
 
 import keras
 import keras_tuner
+import numpy as np
 import pytest
 
 import kerakit
 from kerakit import cli
+from kerakit import tuning
 from kerakit.workflow import recipes
 from kerakit.workflow import training
-from kerakit import tuning
 
 TINY = {"epochs": 1, "dataset.limit": 120}
 TINY_SET = ["--set", "epochs=1", "--set", "dataset.limit=120"]
@@ -36,6 +39,19 @@ def _space_file(tmp_path: Path, body: str, recipe: str = "mlp_digits"
     path = tmp_path / "space.toml"
     path.write_text(f'recipe = "{recipe}"\n{body}')
     return path
+
+
+def _settings(recipe) -> dict:
+    """What a recipe trains with: its fields, factory defaults filled in
+    (a tuned recipe names the defaults its space sets)."""
+    out = recipe.to_dict()
+    for key in ("source", "overrides", "model_kwargs"):
+        out.pop(key)
+    arguments = dict(kerakit.model_info(recipe.model)["arguments"])
+    arguments.update(recipe.model_arguments())
+    out["arguments"] = {k: tuple(v) if isinstance(v, list) else v
+                        for k, v in arguments.items()}
+    return out
 
 
 def _rows(directory: Path) -> list[dict]:
@@ -58,7 +74,13 @@ def test_default_hyperparameters_reproduce_the_recipe(ref):
     tuned = hypermodel.recipe_for(hp)
     assert tuned.batch_size == recipe.batch_size
     assert tuned.optimizer == recipe.optimizer
-    assert model.optimizer is not None  # compiled through the recipe
+    assert _settings(tuned) == _settings(recipe)
+    # Compiled through the recipe: its optimizer, learning rate and loss.
+    assert type(model.optimizer).__name__.lower() == recipe.optimizer["name"]
+    lr = float(np.asarray(model.optimizer.learning_rate))  # at step 0
+    assert lr == pytest.approx(recipe.optimizer["learning_rate"], rel=1e-6)
+    assert keras.losses.serialize(model.loss)["config"]["name"] == (
+        recipe.loss)
     names = [p.name for p in space.params]
     assert "optimizer.learning_rate" in names and "batch_size" in names
 
@@ -122,11 +144,57 @@ def test_missing_knob_and_cli_errors_are_plain(tmp_path, capsys):
     assert code == 2
     assert "'lenet5' has no 'block' knob" in err
     assert "Traceback" not in err
+    space = tuning.load_space("mlp_digits")
+    tuning.write_space_record(tmp_path, space, "random", 2, False)
     with pytest.raises(ValueError, match="different space"):
-        tuning.write_space_record(tmp_path, tuning.load_space("mlp_digits"),
-                                  "random", 2, False)
-        tuning.write_space_record(tmp_path, tuning.load_space("mlp_digits"),
-                                  "grid", 2, False)
+        tuning.write_space_record(tmp_path, space, "grid", 2, False)
+
+
+def test_an_int_range_on_a_log_scale_is_declared():
+    param = tuning.HyperParam("model_kwargs.hidden_dim", "int", 32,
+                              min_value=8, max_value=256, log=True)
+    hp = keras_tuner.HyperParameters()
+    assert param.declare(hp) == 32
+    assert {param.declare(hp) for _ in range(2)} == {32}
+    assert param.checked_values() == (8, 256)
+
+
+def _baseline(space) -> dict:
+    """The values of the recipe itself, as KerasTuner stores them."""
+    return {p.name: p.encode(p.default) for p in space.params}
+
+
+def _searched(trial) -> dict:
+    return {k: v for k, v in trial.hyperparameters.values.items()
+            if not k.startswith("tuner/")}  # Hyperband's bookkeeping
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian", "hyperband", "grid"])
+def test_every_tuner_runs_the_recipe_as_its_first_trial(tmp_path, tuner):
+    space = tuning.load_space("lenet_digits")
+    hypermodel = tuning.RecipeHyperModel(space, (32, 32, 1), 10)
+    search = tuning.make_tuner(space, hypermodel, tuner, tmp_path, 4)
+    oracle = search.oracle
+    first = oracle.create_trial("tuner0")
+    assert _searched(first) == _baseline(space)
+    recipe = hypermodel.recipe_for(first.hyperparameters)
+    assert _settings(recipe) == _settings(space.recipe)
+    # The values of the report (issue 13): the recipe's, not a random draw
+    # (lenet_digits leaves dense_widths at the factory's default).
+    assert recipe.optimizer["learning_rate"] == 0.002
+    assert recipe.model_arguments()["dense_widths"] == tuple(
+        kerakit.model_info("lenet5")["arguments"]["dense_widths"])
+    assert recipe.model_arguments()["dropout"] == 0.0
+    oracle.update_trial(first.trial_id, {"val_loss": 1.0})
+    first.status = "COMPLETED"
+    oracle.end_trial(first)
+    search.save()  # as after each trial of a search
+    # Resumed from disk, the search goes on to new points: the baseline
+    # never runs twice.
+    again = tuning.make_tuner(space, hypermodel, tuner, tmp_path, 4).oracle
+    second = again.create_trial("tuner0")
+    assert second.trial_id != first.trial_id
+    assert _searched(second) != _baseline(space)
 
 
 # ----------------------------------------------------------------- searches
@@ -139,6 +207,9 @@ def test_search_writes_results_and_retrains_the_best(tmp_path, capsys):
     assert [r["status"] for r in rows] == ["COMPLETED"] * 2
     names = [p.name for p in result.space.params]
     assert list(rows[0]) == ["trial", "status", *names, "val_loss"]
+    # The first trial is the recipe itself: the baseline to beat.
+    assert {n: result.table[0][n] for n in names} == {
+        p.name: p.default for p in result.space.params}
     best = json.loads((tmp_path / "best_hyperparameters.json").read_text())
     assert best["objective"] == "val_loss" and best["direction"] == "min"
     assert best["value"] == min(float(r["val_loss"]) for r in rows)
@@ -178,43 +249,152 @@ def test_each_tuner_searches_without_the_test_split(tmp_path, monkeypatch,
                          overrides=TINY, directory=tmp_path, retrain=False,
                          verbose=False)
     assert [r["status"] for r in result.table] == ["COMPLETED"] * 2
-    assert result.best_value is not None and result.run is None
+    params = result.space.params
+    assert {p.name: result.table[0][p.name] for p in params} == {
+        p.name: p.default for p in params}  # the recipe comes first
+    losses = [r["val_loss"] for r in result.table]
+    assert all(isinstance(v, float) and v > 0 for v in losses)
+    best = min(result.table, key=lambda r: r["val_loss"])
+    assert result.best_value == best["val_loss"]  # val_loss is minimised
+    assert result.best_hyperparameters == {
+        p.name: list(best[p.name]) if isinstance(best[p.name], tuple)
+        else best[p.name] for p in params}
+    assert result.run is None and not (tmp_path / "best_run").exists()
     if tuner == "hyperband":
-        assert all("epochs" in r for r in result.table)
+        assert all(r["epochs"] >= 1 for r in result.table)
+
+
+# --------------------------------------------- checked before, failed after
+def test_a_value_the_model_rejects_stops_the_search_first(tmp_path, capsys):
+    # A range whose upper bound the factory refuses (dropout must be < 1).
+    path = _space_file(tmp_path, '[hyperparameters]\n"model_kwargs.dropout"'
+                       " = { min = 0.0, max = 1.5 }\n")
+    with pytest.raises(ValueError, match=(
+            r"'model_kwargs.dropout' value 1.5 is rejected by mlp: "
+            r"ValueError: mlp: dropout must be in \[0, 1\)")):
+        tuning.tune(path, overrides=TINY, directory=tmp_path / "api",
+                    retrain=False, verbose=False)
+    assert not (tmp_path / "api").exists()  # nothing written, no trial
+    # A choice, from the command line: one line, exit code 2.
+    path = _space_file(tmp_path, '[hyperparameters]\n"model_kwargs.dropout"'
+                       " = { values = [0.2, 1.5] }\n")
+    code = cli.main(["tune", str(path), "--dir", str(tmp_path / "cli"),
+                     *TINY_SET])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"kerakit tune: error: {path}: hyper-parameter "
+        "'model_kwargs.dropout' value 1.5 is rejected by mlp: ValueError: "
+        "mlp: dropout must be in [0, 1). Received: dropout=1.5 Narrow the "
+        "range or drop the value, so that no trial fails on it."]
+    assert "trial" not in out and not (tmp_path / "cli").exists()
+
+
+def _failing_fit(self, hp, model, *args, **kwargs):
+    raise RuntimeError("out of memory (simulated)")
+
+
+def test_a_search_whose_trials_all_fail_raises_and_exits_non_zero(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tuning.RecipeHyperModel, "fit", _failing_fit)
+    # Two trials: both fail, no best configuration.
+    with pytest.raises(RuntimeError, match=(
+            r"^No trial finished: 2 failed, trial 1 with RuntimeError: out "
+            r"of memory \(simulated\) \(tracebacks: ")):
+        tuning.tune("mlp_digits", max_trials=2, overrides=TINY,
+                    directory=tmp_path / "two", verbose=False)
+    assert not (tmp_path / "two" / "best_run").exists()
+    # KerasTuner's own stop after three failures in a row, from the CLI.
+    code = cli.main(["tune", "mlp_digits", "--max-trials", "5", "--dir",
+                     str(tmp_path / "five"), *TINY_SET])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "kerakit tune: error: The search stopped: 3 trials failed in a row, "
+        "the last with RuntimeError: out of memory (simulated) (tracebacks: "
+        f"{tmp_path / 'five' / tuning.PROJECT}/trial_*/trial.json)"]
+    failed = [line for line in out.splitlines() if " failed: " in line]
+    assert len(failed) == 3 and all(line.endswith(
+        "RuntimeError: out of memory (simulated)") for line in failed), out
+    assert "Traceback" not in out + err
+    trial = json.loads((tmp_path / "five" / tuning.PROJECT / "trial_0" /
+                        "trial.json").read_text())
+    assert "Traceback" in trial["message"]  # the full trace is kept
+
+
+def test_a_tuning_dir_that_is_a_file_is_refused_in_one_line(tmp_path,
+                                                            capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    for directory, where in ((notes, "is"),
+                             (notes / "sub", f"lies inside {notes},")):
+        code = cli.main(["tune", "mlp_digits", "--dir", str(directory),
+                         "--max-trials", "1", *TINY_SET])
+        out, err = capsys.readouterr()
+        assert code == 2
+        assert err.strip().splitlines() == [
+            f"kerakit tune: error: The tuning directory {directory} {where} "
+            "a file, not a directory: choose another --dir (directory=)."]
+    with pytest.raises(ValueError, match="is a file, not a directory"):
+        tuning.tune("mlp_digits", directory=notes, verbose=False)
+    assert notes.read_text() == "mine"
 
 
 # ------------------------------------------------- resume and distribution
-def _cli(args: list[str], cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(),
-           "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, "-m", "kerakit", "tune", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+@pytest.fixture
+def run_cli(tmp_path):
+    """Start `kerakit tune ARGS` in `tmp_path`; output goes to a log file
+    (a pipe nobody reads could fill up and block the process)."""
+    started = []
+
+    def start(args: list[str]) -> subprocess.Popen:
+        env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(),
+               "OMP_NUM_THREADS": "1"}
+        log = open(tmp_path / f"tune{len(started)}.log", "w+")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kerakit", "tune", *args], cwd=tmp_path,
+            env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+        proc.log = log
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:  # a failed or timed-out test leaves no process
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.log.close()
 
 
-def _wait_for(predicate, proc, timeout=900.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        if proc.poll() is not None:
+def _output(proc: subprocess.Popen) -> str:
+    proc.log.flush()
+    return Path(proc.log.name).read_text()
+
+
+def _wait_for(predicate, proc) -> None:
+    """Wait until `predicate()` holds; fail if `proc` exits first.
+
+    No deadline: a process that hangs is stopped by pytest-timeout.
+    """
+    while not predicate():
+        if proc.poll() is not None and not predicate():
             pytest.fail(f"exited early ({proc.returncode}):\n"
-                        f"{proc.stdout.read()}")
+                        f"{_output(proc)}")
         time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"timed out:\n{proc.stdout.read()}")
 
 
-def _finish(proc, timeout=900.0) -> str:
-    out, _ = proc.communicate(timeout=timeout)
+def _finish(proc) -> str:
+    """Wait for `proc` to exit; return its output, checking success."""
+    proc.wait()
+    out = _output(proc)
     assert proc.returncode == 0, out
     return out
 
 
-def test_killed_search_resumes_without_repeating_trials(tmp_path):
+def test_killed_search_resumes_without_repeating_trials(tmp_path, run_cli):
     args = ["mlp_digits", "--max-trials", "2", "--dir", "tune",
             "--no-retrain", *TINY_SET]
-    proc = _cli(args, tmp_path)
+    proc = run_cli(args)
     project = tmp_path / "tune" / tuning.PROJECT
     # Trial 1 exists once trial 0 has finished: kill in the middle of it.
     _wait_for(lambda: (project / "trial_1" / "trial.json").exists(), proc)
@@ -223,16 +403,16 @@ def test_killed_search_resumes_without_repeating_trials(tmp_path):
     first = json.loads((project / "trial_0" / "trial.json").read_text())
     assert first["status"] == "COMPLETED"
 
-    out = _finish(_cli(args, tmp_path))
+    out = _finish(run_cli(args))
     assert "trial 2/2 completed" in out and "trial 1/2" not in out
     rows = _rows(tmp_path / "tune")
     assert [(r["trial"], r["status"]) for r in rows] == [
         ("0", "COMPLETED"), ("1", "COMPLETED")]
 
 
-def test_chief_and_two_workers_survive_a_killed_worker(tmp_path):
-    proc = _cli(["mlp_digits", "--max-trials", "2", "--workers", "2",
-                 "--dir", "tune", "--no-retrain", *TINY_SET], tmp_path)
+def test_chief_and_two_workers_survive_a_killed_worker(tmp_path, run_cli):
+    proc = run_cli(["mlp_digits", "--max-trials", "2", "--workers", "2",
+                    "--dir", "tune", "--no-retrain", *TINY_SET])
     directory = tmp_path / "tune"
     oracle = directory / tuning.PROJECT / "oracle.json"
 

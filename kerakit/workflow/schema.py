@@ -155,9 +155,9 @@ TOP = {
 
 
 def _model_names() -> list[str]:
-    import kerakit
+    from kerakit.registry import list_models
 
-    return kerakit.list_models()
+    return list_models()
 
 
 def _snake(name: str) -> str:

@@ -169,9 +169,9 @@ def _fresh_state(recipe: Recipe) -> dict[str, Any]:
 
 def _build_model(recipe: Recipe, splits: Splits, steps: int) -> keras.Model:
     keras.utils.set_random_seed(recipe.seed)
-    import kerakit
+    from kerakit.registry import build
 
-    model = kerakit.build(recipe.model, **recipe.model_arguments(
+    model = build(recipe.model, **recipe.model_arguments(
         splits.input_shape, splits.num_classes))
     return recipe.compile(model, steps_per_epoch=steps)
 

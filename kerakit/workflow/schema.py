@@ -25,6 +25,7 @@ from typing import Any
 import keras
 
 from kerakit.data.generated import GENERATED
+from kerakit.data.preprocessing import rescale_factor as data_rescale_factor
 from kerakit.tasks import default_task
 from kerakit.tasks import get_task
 from kerakit.tasks import list_tasks
@@ -53,7 +54,9 @@ _TYPE_WORDS = {bool: "true/false", int: "an integer", float: "a number",
 
 DATASET = {
     "name": Field((str,), "digits", doc="digits | tfds:NAME | npz:PATH | "
-                  "folder:PATH | generated:reversal"),
+                  "folder:PATH | generated:reversal | graphs: "
+                  "networkx:karate | networkx:cycles_vs_paths | "
+                  "planetoid:DIR | tudataset:DIR | graph:PATH"),
     "train_split": Field((str,), "train"),
     "validation_split": Field((str,), "", doc="empty: carve from train"),
     "test_split": Field((str,), "test"),
@@ -68,6 +71,10 @@ DATASET = {
                              doc="generated: tokens per source"),
     "vocabulary_size": Field((int,), 10, minimum=4,
                              doc="generated: ids 0-2 are pad/start/end"),
+    "labels_per_class": Field((int,), 0, minimum=0,
+                              doc="a graph without masks: training nodes "
+                              "per class (0: split all nodes by the "
+                              "fractions)"),
 }
 
 # Generated datasets (`dataset.name = "generated:NAME"`).
@@ -85,6 +92,8 @@ LATER_DEFAULTS = {
     ("dataset", "sequence_length"): 5,
     ("dataset", "vocabulary_size"): 10,
     ("preprocessing", "vocabulary_size"): 0,
+    ("dataset", "labels_per_class"): 0,
+    ("preprocessing", "row_normalize"): False,
 }
 
 AUGMENT = {
@@ -114,6 +123,9 @@ PREPROCESSING = {
     "vocabulary_size": Field((int,), 0, minimum=0,
                              doc="tokenizer: most ids, padding and OOV "
                              "included"),
+    "row_normalize": Field((bool,), False,
+                           doc="graphs: divide each node's features by "
+                           "their sum (Planetoid/GCN)"),
 }
 
 # Tables that take extra keys (optimizer kwargs, checked separately).
@@ -322,22 +334,17 @@ def _check_kwargs(path: str, kind: str, name: str, kwargs: dict) -> None:
 
 
 def rescale_factor(value: float | str) -> float:
-    """Parse `rescale`: a number or a fraction such as `"1/255"`.
+    """Parse `rescale` (`kerakit.data.preprocessing.rescale_factor`),
+    raising `SchemaError` on a bad value.
 
     Example:
     >>> rescale_factor("1/255") == 1 / 255
     True
     """
-    if isinstance(value, str):
-        num, sep, den = value.partition("/")
-        try:
-            return float(num) / float(den) if sep else float(num)
-        except (ValueError, ZeroDivisionError):
-            raise SchemaError(
-                f"field 'preprocessing.rescale': cannot read {value!r}; "
-                'write a number or a fraction such as "1/255".'
-            ) from None
-    return float(value)
+    try:
+        return data_rescale_factor(value)
+    except ValueError as err:
+        raise SchemaError(str(err)) from None
 
 
 def _resolve_task(raw: dict) -> None:

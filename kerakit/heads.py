@@ -186,3 +186,17 @@ def classifier_head(
         dtype=dtype,
         name=f"{name}_predictions",
     )(x)
+
+
+def input_dtype(dtype: Any) -> str:
+    """Dtype of a model input for a layer `dtype` (a dtype or a policy).
+
+    A mixed policy names no tensor dtype: inputs enter in its variable
+    dtype (float32) and each layer casts to its compute dtype.
+
+    Example:
+    >>> input_dtype("mixed_bfloat16"), input_dtype("bfloat16")
+    ('float32', 'bfloat16')
+    """
+    return keras.dtype_policies.get(dtype or keras.config.floatx()
+                                    ).variable_dtype

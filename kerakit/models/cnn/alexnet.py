@@ -112,10 +112,7 @@ def alexnet(
         input_shape, model=name, data_format=fmt, min_size=_MIN_SIZE,
         need_static=flattens,
     )
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     x = inputs
     for i, (filters, (kernel, stride, pad, pooled)) in enumerate(

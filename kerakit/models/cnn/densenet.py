@@ -191,10 +191,7 @@ def densenet(
         data_format=data_format,
         min_size=blocks.stem_stride(small_stem) * 2 ** (len(block_sizes) - 1),
     )
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     x = blocks.stem(inputs, 2 * growth_rate, small=small_stem,
                     data_format=fmt, dtype=dtype, name=name)

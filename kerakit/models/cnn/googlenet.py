@@ -203,10 +203,7 @@ def googlenet(
         return max(1, int(round(channels * width_multiplier)))
 
     kw = {"data_format": fmt, "dtype": dtype}
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     x = _basic_conv(inputs, scale(64), 7, strides=2, name=f"{name}_conv1",
                     **kw)

@@ -90,10 +90,7 @@ def lenet5(
             f"{name}: conv_widths needs 3 entries (C1, C3, C5). "
             f"Received: conv_widths={conv_widths!r}"
         )
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     x = inputs
     for i, filters in enumerate(conv_widths[:2], start=1):

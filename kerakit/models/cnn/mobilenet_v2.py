@@ -320,10 +320,7 @@ def mobilenet_v2(
         input_shape, model=name, data_format=fmt,
         min_size=2 * math.prod(stage_strides), need_static=pooling == "flatten",
     )
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     width = make_divisible(stem_width * width_multiplier)
     x = conv_bn(inputs, width, 3, strides=2, activation="relu6",

@@ -158,10 +158,7 @@ def mobilenet_v3(
         need_static=pooling == "flatten",
     )
     swish = "relu" if minimalistic else "hard_silu"
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     width = 16
     x = conv_bn(inputs, width, 3, strides=2, activation=swish,

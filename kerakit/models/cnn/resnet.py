@@ -199,10 +199,7 @@ def resnet(
         min_size=blocks.stem_stride(small_stem) * 2 ** (len(stage_depths) - 1),
     )
     widths = [max(1, round(w * width_multiplier)) for w in stage_widths]
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     x = blocks.stem(inputs, widths[0], small=small_stem, data_format=fmt,
                     dtype=dtype, name=name)

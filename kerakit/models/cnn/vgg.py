@@ -238,10 +238,7 @@ def vgg(
         input_shape, model=name, data_format=fmt,
         min_size=2 ** len(stage_depths), need_static=flattens,
     )
-    # A mixed policy names no tensor dtype: images enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=heads.input_dtype(dtype),
                          name="images")
     x = inputs
     for i, (depth, width) in enumerate(zip(stage_depths, stage_widths), 1):

@@ -97,20 +97,6 @@ def check_generative_args(
     return shape
 
 
-def input_dtype(dtype: Any) -> str:
-    """Dtype of a model input for a layer `dtype` (a dtype or a policy).
-
-    A mixed policy names no tensor dtype: inputs enter in its variable
-    dtype (float32) and each layer casts to its compute dtype.
-
-    Example:
-    >>> input_dtype("mixed_bfloat16"), input_dtype("bfloat16")
-    ('float32', 'bfloat16')
-    """
-    return keras.dtype_policies.get(dtype or keras.config.floatx()
-                                    ).variable_dtype
-
-
 def build_encoder(
     shape: tuple[int, ...], *, architecture: str, stage_widths: Sequence[int],
     outputs: Mapping[str, int], activation: str, fmt: str, dtype: Any,
@@ -124,7 +110,7 @@ def build_encoder(
     ...               fmt="channels_last", dtype=None, name="e").output_shape
     (None, 2)
     """
-    inputs = keras.Input(shape, dtype=input_dtype(dtype),
+    inputs = keras.Input(shape, dtype=heads.input_dtype(dtype),
                          name=f"{name}_inputs")
     x = inputs
     if architecture == "dense":
@@ -170,7 +156,7 @@ def build_decoder(
     ...               dtype=None, name="d").output_shape
     (None, 8, 8, 1)
     """
-    inputs = keras.Input((latent_dim,), dtype=input_dtype(dtype),
+    inputs = keras.Input((latent_dim,), dtype=heads.input_dtype(dtype),
                          name=f"{name}_latent")
     x = inputs
     widths = list(reversed(stage_widths))
@@ -317,7 +303,7 @@ def autoencoder(
     decoder = build_decoder(shape, latent_dim=latent_dim,
                             output_activation=output_activation,
                             name=f"{name}_decoder", **common)
-    inputs = keras.Input(shape, dtype=input_dtype(dtype), name="inputs")
+    inputs = keras.Input(shape, dtype=heads.input_dtype(dtype), name="inputs")
     x = inputs
     if noise_stddev:
         x = keras.layers.GaussianNoise(

@@ -19,7 +19,6 @@ from kerakit.models.generative.autoencoder import _tiny_images
 from kerakit.models.generative.autoencoder import build_decoder
 from kerakit.models.generative.autoencoder import build_encoder
 from kerakit.models.generative.autoencoder import check_generative_args
-from kerakit.models.generative.autoencoder import input_dtype
 from kerakit.models.generative.autoencoder import submodel
 from kerakit.registry import register
 from kerakit.testing import SweepData
@@ -267,7 +266,7 @@ def vae(
         output_activation=("sigmoid" if reconstruction_loss
                            == "binary_crossentropy" else None), **common,
     )
-    inputs = keras.Input(shape, dtype=input_dtype(dtype), name="inputs")
+    inputs = keras.Input(shape, dtype=heads.input_dtype(dtype), name="inputs")
     z = VAESampling(beta, seed=seed, dtype=dtype, name=f"{name}_sampling")(
         encoder(inputs)
     )

@@ -10,6 +10,7 @@ from typing import Literal
 import keras
 import numpy as np
 
+from kerakit.heads import input_dtype
 from kerakit.registry import Knob
 from kerakit.registry import register
 from kerakit.registry import variant
@@ -161,10 +162,7 @@ def mlp(
             f"{name}: input_shape needs known positive sizes, e.g. (784,). "
             f"Received: input_shape={input_shape!r}"
         )
-    # A mixed policy names no tensor dtype: inputs enter in its
-    # variable dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
-    inputs = keras.Input(tuple(input_shape), dtype=policy.variable_dtype,
+    inputs = keras.Input(tuple(input_shape), dtype=input_dtype(dtype),
                          name="features")
     x = inputs
     if len(input_shape) > 1:

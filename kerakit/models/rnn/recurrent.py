@@ -16,6 +16,7 @@ from typing import Literal
 import keras
 import numpy as np
 
+from kerakit.heads import input_dtype
 from kerakit.models.mlp.mlp import check_depth_width
 from kerakit.models.mlp.mlp import check_task
 from kerakit.models.mlp.mlp import output_layer
@@ -166,12 +167,9 @@ def recurrent(
     units = check_task(task, num_classes, num_outputs, name)
     check_depth_width(num_layers, hidden_dim, dropout, name, min_layers=1)
     check_sequence_input(input_shape, vocabulary_size, name)
-    # A mixed policy names no tensor dtype: features enter in its variable
-    # dtype (float32) and each layer casts to its compute dtype.
-    policy = keras.dtype_policies.get(dtype or keras.config.floatx())
     inputs = keras.Input(
         tuple(input_shape),
-        dtype="int32" if vocabulary_size else policy.variable_dtype,
+        dtype="int32" if vocabulary_size else input_dtype(dtype),
         name="tokens" if vocabulary_size else "sequences",
     )
     x = embed_or_mask(

@@ -20,10 +20,14 @@ class CLIError(Exception):
 
 
 def console() -> Any:
-    """Return a `rich` console for a command's output (stdout)."""
+    """Return a `rich` console for a command's output (stdout).
+
+    Lines are not wrapped at the terminal width (`soft_wrap`): a path or a
+    metric line stays whole, so it can be copied or parsed.
+    """
     from rich.console import Console
 
-    return Console()
+    return Console(soft_wrap=True)
 
 
 def parse_shape(text: str) -> tuple[int | None, ...]:

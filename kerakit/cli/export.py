@@ -24,13 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a run directory from `kerakit train` (uses best.keras, its "
         "class names and preprocessing) or a .keras file")
     parser.add_argument("--format", default="saved_model", choices=FORMATS,
-                        help="saved_model (TensorFlow, the default), onnx, or keras")
+                        help="saved_model (TensorFlow, the default), onnx, "
+                        "or keras")
     parser.add_argument("--out", metavar="DIR",
                         help="export directory to create (default: "
                         "RUN_DIR/export/FORMAT, or MODEL_export_FORMAT next "
                         "to a .keras file)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing export directory")
+                        help="replace a previous kerakit export in --out "
+                        "(never the source, a folder holding it, or a folder "
+                        "with other files)")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip reloading the export in a fresh process")
     parser.add_argument("--no-preprocessing", action="store_true",
@@ -67,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, route=args.route,
             include_preprocessing=not args.no_preprocessing,
         )
-    except (ExportError, OSError) as err:
+    except ExportError as err:
         raise CLIError(str(err)) from None
+    # Other OSErrors reach the command line's boundary, which names the file.
     meta = result.metadata
     print(f"exported {args.format} to {result.artifact} "
           f"(route: {result.route}, from {meta['exported_from_backend']})")

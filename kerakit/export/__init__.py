@@ -1,8 +1,10 @@
 """Export a model or a run: `.keras`, TensorFlow SavedModel and ONNX.
 
 - `exporter`: `export_model` / `export_many`, staging and atomic commits;
-- `source`: reading the source (a model, a `.keras` file, a run directory),
-  target checks and the `export.json` sidecar;
+- `source`: reading the source (a model, a `.keras` file, a run directory)
+  and the `export.json` sidecar;
+- `target`: output-directory checks (what `overwrite` may replace) and
+  staging folders;
 - `worker`: the subprocess that exports and verifies in a fresh process.
 
 Example:

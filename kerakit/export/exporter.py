@@ -28,7 +28,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import tempfile
@@ -40,12 +39,13 @@ import keras
 import numpy as np
 
 from kerakit.export import source as source_lib
+from kerakit.export import target as target_lib
 from kerakit.export.worker import launch
 
 FORMATS = ("saved_model", "onnx", "keras")
 ROUTES = ("auto", "direct", "tensorflow")
-SIDECAR = source_lib.SIDECAR
-ARTIFACTS = source_lib.ARTIFACTS
+SIDECAR = target_lib.SIDECAR
+ARTIFACTS = target_lib.ARTIFACTS
 
 
 class ExportError(RuntimeError):
@@ -58,6 +58,7 @@ class ExportError(RuntimeError):
 
     def __init__(self, message: str, failures: dict[str, str] | None = None,
                  results: list[ExportResult] | None = None):
+        """Keep the per-export failures and the exports that succeeded."""
         super().__init__(message)
         self.failures = failures or {}
         self.results = results or []
@@ -124,7 +125,9 @@ def export_model(
             runtime, run a batch and compare with Keras; raise
             `ExportError` on a mismatch.
         overwrite: Replace an existing `out_dir` (only once the new export
-            succeeded).
+            succeeded) if it holds a previous kerakit export and nothing
+            else. The source, a folder that holds it, and a folder with
+            other files are never replaced.
         route: `"auto"` (see the module doc), `"direct"` (`model.export`
             in this process) or `"tensorflow"` (a TensorFlow-backend
             subprocess exports the saved `.keras` file).
@@ -141,7 +144,8 @@ def export_model(
 
     Raises:
         ValueError: Unknown format or route, or a bad source.
-        FileExistsError: `out_dir` exists and `overwrite` is false.
+        FileExistsError: `out_dir` exists and `overwrite` is false, or it
+            may not be replaced (see `overwrite`); nothing is written.
         PermissionError: `out_dir` cannot be written.
         ExportError: Conversion or verification failed.
 
@@ -202,10 +206,11 @@ def export_many(
     backend = keras.backend.backend()
     chosen = "direct" if format == "keras" else (
         default_route(format, backend) if route == "auto" else route)
-    targets = [source_lib.check_target(Path(out), overwrite)
+    sources = [Path(src) for src, _ in jobs
+               if isinstance(src, (str, os.PathLike))]
+    targets = [target_lib.check_target(Path(out), overwrite, sources)
                for _, out in jobs]
-    if len(set(targets)) != len(targets):
-        raise ValueError("Two exports share one out_dir: give each its own.")
+    target_lib.check_distinct(targets)
     prepared = [
         source_lib.resolve(src, include_preprocessing, class_names, atol)
         for src, _ in jobs
@@ -213,7 +218,8 @@ def export_many(
     work = Path(tempfile.mkdtemp(prefix="kerakit-export-"))
     staged: list[_Staged] = []
     try:
-        for i, (prep, target) in enumerate(zip(prepared, targets)):
+        for i, (prep, target) in enumerate(
+                zip(prepared, targets, strict=True)):
             staged.append(_stage(i, prep, target, format, work))
         errors = _export_all(staged, format, chosen, work)
         if verify:
@@ -225,7 +231,8 @@ def export_many(
             if item.index in errors:
                 continue
             item.metadata = source_lib.sidecar(
-                item.prep, item.verification, format, chosen, backend, verify)
+                item.prep, item.verification, format, chosen, backend, verify,
+                target_lib.listing(item.staging))
             source_lib.write_json(item.staging / SIDECAR, item.metadata)
             results.append(_commit(item, format, chosen, overwrite))
     finally:
@@ -274,9 +281,8 @@ class _Staged:
 def _stage(index: int, prep: source_lib.Prepared, target: Path, format: str,
            work: Path) -> _Staged:
     try:
-        created = source_lib.make_parents(target.parent)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.",
-                                        suffix=".partial", dir=target.parent))
+        created = target_lib.make_parents(target.parent)
+        staging = target_lib.make_staging(target)
     except PermissionError as err:
         raise PermissionError(
             f"Cannot write to {target.parent} ({err.strerror}). Choose a "
@@ -304,7 +310,7 @@ def _export_all(staged: list[_Staged], format: str, route: str,
                          "sample": str(item.sample),
                          "out": str(_artifact_path(item, format))})
         results = _launch("convert", jobs, work, backend="tensorflow")
-        for item, res in zip(staged, results):
+        for item, res in zip(staged, results, strict=True):
             if not res["ok"]:
                 errors[item.index] = f"conversion failed: {res['error']}"
         return errors
@@ -347,7 +353,7 @@ def _verify_all(staged: list[_Staged], format: str, work: Path,
              "input_names": item.prep.input_names} for item in staged]
     results = _launch("verify", jobs, work, backend=backend)
     errors = {}
-    for item, res in zip(staged, results):
+    for item, res in zip(staged, results, strict=True):
         if not res["ok"]:
             errors[item.index] = (
                 f"the {format} runtime could not run the export: "
@@ -371,9 +377,11 @@ def _commit(item: _Staged, format: str, route: str,
             overwrite: bool) -> ExportResult:
     target = item.target
     old = None
-    if target.exists():
+    if target.exists() or target.is_symlink():
         if not overwrite:
             raise FileExistsError(f"{target} appeared during the export.")
+        # Checked again: the folder may have changed since the start.
+        target_lib.check_target(target, overwrite)
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
                                     dir=target.parent))
         os.replace(target, old / "previous")

@@ -15,6 +15,7 @@ import datetime
 import importlib.metadata
 import json
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerakit.export.target import ARTIFACTS
+
 BATCH = 3  # check batch: not 1, so a fixed batch dimension shows
-SIDECAR = "export.json"
-ARTIFACTS = {"saved_model": ".", "onnx": "model.onnx", "keras": "model.keras"}
 _PACKAGES = ("kerakit", "keras", "tensorflow", "jax", "torch", "numpy",
              "onnx", "onnxruntime", "tf2onnx", "onnxscript")
 
@@ -42,21 +43,26 @@ class Prepared:
 
     @property
     def input_names(self) -> list[str]:
+        """Names of the model's inputs, in order."""
         return [t.name for t in self.model.inputs]
 
     @property
     def num_outputs(self) -> int:
+        """How many outputs the model has."""
         return len(self.outputs)
 
     def sample_arrays(self) -> dict[str, np.ndarray]:
+        """The check batch as `x0...` (inputs) and `y0...` (outputs)."""
         arrays = {f"x{i}": x for i, x in enumerate(self.inputs)}
         arrays.update({f"y{i}": y for i, y in enumerate(self.outputs)})
         return arrays
 
     def input_specs(self) -> list[dict[str, Any]]:
+        """Name, shape and dtype of each input."""
         return [_spec(t) for t in self.model.inputs]
 
     def output_specs(self) -> list[dict[str, Any]]:
+        """Name, shape and dtype of each output."""
         return [_spec(t) for t in self.model.outputs]
 
 
@@ -73,10 +79,47 @@ def write_json(path: Path, data: Any) -> None:
 def _load_keras(path: Path) -> keras.Model:
     import kerakit  # noqa: F401  (registers kerakit's custom objects)
 
+    _check_archive(path)
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as err:  # noqa: BLE001
-        raise ValueError(f"Cannot load {path} as a Keras model: {err}") from err
+        raise ValueError(
+            f"Cannot load {path} as a Keras model ({err}). The archive may "
+            "be damaged or come from an incompatible Keras: save the model "
+            "again with model.save('name.keras')."
+        ) from err
+
+
+def _check_archive(path: Path) -> None:
+    """Say what is wrong with a file that is not a `.keras` archive.
+
+    Keras's own error for these is "File not found", which misleads when
+    the file is there.
+    """
+    try:  # first, since `is_zipfile` calls an unreadable file "not a zip"
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise PermissionError(
+            f"Cannot read {path} ({err.strerror}): check its permissions."
+        ) from None
+    if not zipfile.is_zipfile(path):
+        problem = "not a zip file"
+    else:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError) as err:
+            problem = f"unreadable zip: {err}"
+        else:
+            problem = None if "config.json" in names else (
+                "missing config.json")
+    if problem:
+        raise ValueError(
+            f"{path} is not a .keras archive ({problem}). Give a model "
+            "saved with model.save('name.keras'), or a run directory from "
+            "`kerakit train`."
+        )
 
 
 def resolve(source: Any, include_preprocessing: bool,
@@ -173,42 +216,7 @@ def _run(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
     return [keras.ops.convert_to_numpy(o) for o in outs]
 
 
-# ------------------------------------------------------ targets, sidecar
-def check_target(target: Path, overwrite: bool) -> Path:
-    """Refuse an existing `target` unless `overwrite`; return it absolute."""
-    target = target.expanduser().absolute()
-    if target.exists() or target.is_symlink():
-        if not target.is_dir():
-            raise FileExistsError(
-                f"{target} exists and is not a directory; choose another "
-                "output directory."
-            )
-        if not overwrite:
-            raise FileExistsError(
-                f"{target} already exists. Pass overwrite=True (CLI: "
-                "--overwrite) to replace it, or choose another output "
-                "directory."
-            )
-    return target
-
-
-def make_parents(folder: Path) -> list[Path]:
-    """Create `folder` and missing parents; return the created ones."""
-    missing = []
-    probe = folder
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    if not probe.is_dir():
-        raise NotADirectoryError(
-            f"Cannot write an export under {folder}: {probe} is a file, not "
-            "a directory. Choose another output directory."
-        )
-    for path in reversed(missing):
-        path.mkdir()
-    return list(reversed(missing))
-
-
+# ---------------------------------------------------------------- sidecar
 def _versions() -> dict[str, str | None]:
     out = {}
     for name in _PACKAGES:
@@ -220,11 +228,16 @@ def _versions() -> dict[str, str | None]:
 
 
 def sidecar(prep: Prepared, ver: dict[str, Any], format: str, route: str,
-            backend: str, verify: bool) -> dict[str, Any]:
-    """The content of `export.json`."""
+            backend: str, verify: bool, files: list[str]) -> dict[str, Any]:
+    """The content of `export.json`.
+
+    `files` lists what the export holds besides the sidecar, so that
+    `overwrite` can tell a previous export from a folder with user files.
+    """
     return {
         "format": format,
         "artifact": ARTIFACTS[format],
+        "files": files,
         "model_name": prep.model.name,
         "source": prep.source,
         "inputs": ver.get("inputs") or prep.input_specs(),

@@ -54,7 +54,7 @@ def _compare(outputs, expected):
             f"{len(expected)}"
         )
     worst, scale = 0.0, 0.0
-    for got, want in zip(outputs, expected):
+    for got, want in zip(outputs, expected, strict=True):
         got = np.asarray(got)
         if got.shape != want.shape:
             raise ValueError(
@@ -135,7 +135,8 @@ def _verify_keras(job, sample, expected):
     inputs = [_spec(t.name, list(t.shape), str(t.dtype))
               for t in model.inputs]
     out_specs = [_spec(n, list(t.shape), str(t.dtype))
-                 for n, t in zip(model.output_names, model.outputs)]
+                 for n, t in zip(model.output_names, model.outputs,
+                                 strict=True)]
     return inputs, out_specs, outputs, (
         f"keras {keras.__version__} ({keras.backend.backend()})")
 

@@ -150,7 +150,7 @@ TOP = {
     "dataset": DATASET,
     "preprocessing": PREPROCESSING,
     "optimizer": OPTIMIZER,
-    "task": Field((str,), "", choices=lambda: ["", *list_tasks()],
+    "task": Field((str,), "", choices=lambda: list_tasks(),
                   doc="what the model is fitted against (kerakit tasks); "
                   "empty: the model's default"),
     "loss": Field((str, dict), "sparse_categorical_crossentropy",
@@ -503,10 +503,13 @@ def validate(raw: dict) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- building
-def make_loss(loss: str | dict) -> Any:
+def make_loss(loss: str | dict, weighted: bool = False) -> Any:
     """Build the loss object; cross-entropies default to `from_logits`.
 
-    `"none"` gives `None`: the model adds its own loss.
+    `"none"` gives `None`: the model adds its own loss. With `weighted`
+    (a task whose sample weights are masks: `Task.weighted_metrics`), a
+    Keras loss defaults to `reduction="mean_with_sample_weight"`, the mean
+    over the weighted examples rather than over every row of the batch.
     """
     if loss == "none":
         return None
@@ -518,6 +521,8 @@ def make_loss(loss: str | dict) -> Any:
     accepted = _signature_params("losses", name) or []
     if "from_logits" in accepted:
         kwargs.setdefault("from_logits", True)
+    if weighted and "reduction" in accepted:
+        kwargs.setdefault("reduction", "mean_with_sample_weight")
     return _make("losses", name, kwargs)
 
 

@@ -38,7 +38,7 @@ def test_load_splits_are_deterministic_and_disjoint():
     assert not np.array_equal(a.test[1], other.test[1])
 
 
-def test_default_recipe_end_to_end(tmp_path, monkeypatch):
+def test_default_recipe_end_to_end(tmp_path, monkeypatch, capsys):
     calls = []
     original = keras.Model.evaluate
 
@@ -86,17 +86,72 @@ def test_default_recipe_end_to_end(tmp_path, monkeypatch):
     out = predict(tmp_path, raw[:5])
     expected = best.predict(test_x[:5], verbose=0).argmax(-1).tolist()
     assert out["classes"] == expected
-    np.save(tmp_path / "x.npy", raw[:3])
-    assert main(["predict", str(tmp_path), str(tmp_path / "x.npy")]) == 0
+    probs = out["probabilities"]
+    assert probs.shape == (5, 10)
+    np.testing.assert_allclose(probs.sum(-1), 1.0, atol=1e-5)
+    assert out["classes"] == probs.argmax(-1).tolist()
+    assert out["class_names"] == [str(c) for c in out["classes"]]
 
+    # The CLI prints `index, class name, its probability` per input.
+    np.save(tmp_path / "x.npy", raw[:3])
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path), str(tmp_path / "x.npy")]) == 0
+    # Compared with the same batch through `predict`: a batch of another
+    # size may round differently in the last digit printed.
+    assert _printed_rows(capsys) == _rows(predict(tmp_path, raw[:3]))
+    assert main(["predict", str(tmp_path), str(tmp_path / "x.npy"),
+                 "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["classes"] == out["classes"][:3]
+    assert printed["class_names"] == out["class_names"][:3]
+    np.testing.assert_allclose(printed["probabilities"], probs[:3],
+                               atol=1e-6)
+
+    # An image file and an .npz go through the same steps as an array. The
+    # PNG holds the digit's 0..16 values as 0..255 grey levels, so it reads
+    # back as `grey * 16 / 255`: exactly the array predicted for comparison.
+    from PIL import Image
+
+    grey = np.round(raw[5, :, :, 0] * (255 / 16)).astype("uint8")
+    Image.fromarray(grey).save(tmp_path / "digit.png")
+    as_read = (grey.astype("float32") * (16 / 255.0))[None, :, :, None]
+    np.savez(tmp_path / "x.npz", x=raw[6:8])
+    from_arrays = predict(tmp_path, np.concatenate([as_read, raw[6:8]]))
+    from_files = predict(tmp_path, [tmp_path / "digit.png",
+                                    tmp_path / "x.npz"])
+    assert from_files["classes"] == from_arrays["classes"]
+    np.testing.assert_allclose(from_files["probabilities"],
+                               from_arrays["probabilities"], atol=1e-6)
+    assert main(["predict", str(tmp_path), str(tmp_path / "digit.png"),
+                 str(tmp_path / "x.npz")]) == 0
+    assert _printed_rows(capsys) == _rows(from_arrays)
+
+    # `evaluate` prints the test metrics as JSON.
     assert main(["evaluate", str(tmp_path)]) == 0
-    assert evaluate_run(tmp_path)["accuracy"] == pytest.approx(
-        metrics["test"]["accuracy"], abs=1e-6)
+    printed = json.loads(capsys.readouterr().out)
+    again = evaluate_run(tmp_path)
+    assert set(printed) == set(again) == {"loss", "accuracy"}
+    # Two evaluations of the same weights on the same data: equal up to
+    # float rounding in the reloaded model's kernels.
+    assert printed == pytest.approx(again, rel=1e-6, abs=1e-7)
+    assert again == pytest.approx(metrics["test"], rel=1e-6, abs=1e-6)
 
     # Running the same command again returns the finished run.
     again = training.train("lenet_digits", tmp_path, verbose=0, **{
         k.replace(".", "__"): v for k, v in FAST.items()})
     assert again.metrics == metrics
+
+
+def _rows(out):
+    """What `kerakit predict` prints for classification predictions."""
+    probs = out["probabilities"]
+    return [[str(i), name, f"{probs[i, c]:.4f}"] for i, (c, name) in
+            enumerate(zip(out["classes"], out["class_names"]))]
+
+
+def _printed_rows(capsys):
+    return [line.split("\t") for line in
+            capsys.readouterr().out.strip().splitlines()]
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
@@ -216,7 +271,9 @@ def test_resume_after_interrupt(sig, tmp_path):
 def _mock_tfds(recipe):
     if not recipe.dataset["name"].startswith("tfds:"):
         return None
-    tfds = pytest.importorskip("tensorflow_datasets")
+    # A required dependency (pyproject): a broken install fails, not skips.
+    import tensorflow_datasets as tfds
+
     return tfds.testing.mock_data(num_examples=12)
 
 

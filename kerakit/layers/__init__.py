@@ -7,14 +7,22 @@ from kerakit.layers.contrastive_logits import ContrastiveLogits
 from kerakit.layers.drop_path import DropPath
 from kerakit.layers.gat_conv import GATConv
 from kerakit.layers.gcn_conv import GCNConv
+from kerakit.layers.graph_readout import GraphReadout
+from kerakit.layers.graph_transformer_attention import (
+    GraphTransformerAttention,
+)
 from kerakit.layers.instance_norm import InstanceNormalization
 from kerakit.layers.patch_embedding import PatchEmbedding
+from kerakit.layers.random_sign_flip import RandomSignFlip
 
 __all__ = [
     "ContrastiveLogits",
     "DropPath",
     "GATConv",
     "GCNConv",
+    "GraphReadout",
+    "GraphTransformerAttention",
     "InstanceNormalization",
     "PatchEmbedding",
+    "RandomSignFlip",
 ]

@@ -20,7 +20,9 @@ class GATConv(keras.layers.Layer):
     W x_j`. Heads are concatenated or averaged. Inputs are `[features,
     adjacency]` as for `GCNConv`: a dense `(batch, nodes, nodes)` adjacency
     (non-zero means an edge) or an integer `(batch, edges, 2)` edge list of
-    `[source, target]` rows (negative rows are padding); both agree.
+    `[source, target]` rows (negative rows are padding); both agree. The
+    edge list path is sparse (a softmax per target node with segment ops,
+    no `nodes x nodes` tensor) and lets the node axis be `None`.
 
     Args:
         units: Output channels per head.
@@ -113,7 +115,7 @@ class GATConv(keras.layers.Layer):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         x, adjacency = inputs
-        num_nodes = x.shape[1]
+        num_nodes = graph_utils.num_nodes_of(x)
         h = keras.ops.matmul(x, self.kernel)
         h = keras.ops.reshape(h, (-1, num_nodes, self.num_heads, self.units))
         score_source = keras.ops.sum(h * self.attention_source, axis=-1)
@@ -122,6 +124,7 @@ class GATConv(keras.layers.Layer):
             out = self._attend_edges(h, score_source, score_target, adjacency,
                                      num_nodes, training)
         else:
+            graph_utils.require_static_nodes(num_nodes)
             out = self._attend_dense(h, score_source, score_target, adjacency,
                                      num_nodes, training)
         if self.concat_heads:
@@ -159,17 +162,7 @@ class GATConv(keras.layers.Layer):
         scores = (keras.ops.take(target, dst, axis=0)
                   + keras.ops.take(source, src, axis=0))
         scores = keras.ops.leaky_relu(scores, self.negative_slope)
-        valid = keras.ops.expand_dims(weight > 0, -1)
-        scores = keras.ops.where(valid, scores, _NEG)
-        peak = keras.ops.stop_gradient(
-            keras.ops.segment_max(scores, dst, num_segments=total)
-        )
-        expo = keras.ops.exp(scores - keras.ops.take(peak, dst, axis=0))
-        expo = expo * keras.ops.cast(valid, expo.dtype)
-        denom = keras.ops.segment_sum(expo, dst, num_segments=total)
-        alpha = keras.ops.divide_no_nan(
-            expo, keras.ops.take(denom, dst, axis=0)
-        )
+        alpha = graph_utils.segment_softmax(scores, dst, weight > 0, total)
         alpha = self.dropout(alpha, training=training)
         flat = keras.ops.reshape(h, (-1, heads, self.units))
         messages = keras.ops.take(flat, src, axis=0)

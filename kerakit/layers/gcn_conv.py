@@ -17,8 +17,10 @@ class GCNConv(keras.layers.Layer):
     either a dense `(batch, nodes, nodes)` adjacency (may be weighted;
     `a[b, i, j]` is the edge `j -> i`) or an integer `(batch, edges, 2)`
     edge list of `[source, target]` rows (negative rows are padding). Both
-    give the same result; the edge list scales with the number of edges.
-    The degree `D` counts incoming edges plus the self loop.
+    give the same result; the edge list scales with the number of edges
+    (gathers and segment sums, no `nodes x nodes` tensor) and lets the node
+    axis be `None`. The degree `D` counts incoming edges plus the self loop;
+    list an undirected edge in both directions.
 
     Args:
         units: Output channels per node.
@@ -74,11 +76,12 @@ class GCNConv(keras.layers.Layer):
 
     def call(self, inputs: Any) -> Any:
         x, adjacency = inputs
-        num_nodes = x.shape[1]
+        num_nodes = graph_utils.num_nodes_of(x)
         h = keras.ops.matmul(x, self.kernel)
         if graph_utils.uses_edge_list(adjacency, self.adjacency_format):
             out = self._propagate_edges(h, adjacency, num_nodes)
         else:
+            graph_utils.require_static_nodes(num_nodes)
             a = graph_utils.dense_with_self_loops(
                 adjacency, num_nodes, self.add_self_loops, h.dtype
             )

@@ -4,3 +4,4 @@ from kerakit.models import cnn  # noqa: F401
 from kerakit.models import mlp  # noqa: F401
 from kerakit.models import rnn  # noqa: F401
 from kerakit.models import generative  # noqa: F401
+from kerakit.models import graph  # noqa: F401

@@ -85,9 +85,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def add_predict(parser: argparse.ArgumentParser) -> None:
     """Arguments of `kerakit predict`."""
     parser.add_argument("run_dir", help="a finished run directory")
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
                         help=".npy/.npz arrays (raw, like the training "
-                        "data) or image files")
+                        "data) or image files; a graph run: graph files, "
+                        "or nothing for the run's own graph(s)")
     parser.add_argument("--json", action="store_true",
                         help="print the predictions as JSON")
 
@@ -100,7 +101,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from kerakit.workflow.inference import run_recipe
     from kerakit.workflow.training import task_of
 
-    out = predict(args.run_dir, args.inputs)
+    out = predict(args.run_dir, args.inputs or None)
     if args.json:
         print(json.dumps({k: np.round(v, 6).tolist() if isinstance(
             v, np.ndarray) else v for k, v in out.items()}))

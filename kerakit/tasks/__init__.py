@@ -6,10 +6,11 @@ model's registry entry gives the default (`default_task`). Each task is a
 family adds a task module, not a branch in the training loop.
 
 Example:
->>> list_tasks()
-['classification', 'generative', 'reconstruction', 'regression', 'seq2seq']
->>> default_task("lenet5"), default_task("vae")
-('classification', 'generative')
+>>> list_tasks()  # doctest: +NORMALIZE_WHITESPACE
+['classification', 'generative', 'graph_classification',
+ 'node_classification', 'reconstruction', 'regression', 'seq2seq']
+>>> default_task("lenet5"), default_task("vae"), default_task("gcn")
+('classification', 'generative', 'node_classification')
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import difflib
 from kerakit.tasks.base import Task
 from kerakit.tasks.classification import ClassificationTask
 from kerakit.tasks.generative import GenerativeTask
+from kerakit.tasks.graph_classification import GraphClassificationTask
+from kerakit.tasks.node_classification import NodeClassificationTask
 from kerakit.tasks.reconstruction import ReconstructionTask
 from kerakit.tasks.regression import RegressionTask
 from kerakit.tasks.seq2seq import Seq2SeqTask
@@ -86,7 +89,8 @@ def default_task(model: str, model_kwargs: dict | None = None) -> str:
 
 
 for _task in (ClassificationTask, RegressionTask, ReconstructionTask,
-              GenerativeTask, Seq2SeqTask):
+              GenerativeTask, Seq2SeqTask, NodeClassificationTask,
+              GraphClassificationTask):
     register_task(_task)
 
 __all__ = [

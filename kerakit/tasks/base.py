@@ -39,6 +39,7 @@ import keras
 import numpy as np
 
 from kerakit.data.datasets import load_dataset
+from kerakit.data.preprocessing import Preprocessor
 from kerakit.data.preprocessing import TrainBatches
 from kerakit.data.splits import Splits
 from kerakit.data.splits import check_splits
@@ -57,6 +58,10 @@ class Task:
             for which this task is the default.
         defaults: Recipe fields a recipe may omit: `loss`, `metrics`,
             `monitor`.
+        weighted_metrics: The sample weights the task feeds are masks
+            (graph nodes, padded graph slots): `Recipe.compile` passes the
+            metrics as Keras `weighted_metrics` and has the loss average
+            over the weighted examples (`mean_with_sample_weight`).
     """
 
     name: ClassVar[str] = ""
@@ -65,6 +70,7 @@ class Task:
     defaults: ClassVar[dict[str, Any]] = {
         "loss": "sparse_categorical_crossentropy",
         "metrics": ["accuracy"], "monitor": "val_accuracy"}
+    weighted_metrics: ClassVar[bool] = False
 
     # ------------------------------------------------------------ recipes
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
@@ -169,6 +175,23 @@ class Task:
         return {}
 
     # ---------------------------------------------------------- inference
+    def load_preprocessor(self, path: Path) -> Any:
+        """Read a run's saved `preprocessing.json` (the object
+        `load_splits` put in `Splits.preprocessor`)."""
+        return Preprocessor.load(path)
+
+    def predict_inputs(self, inputs: Any, preprocessor: Any,
+                       recipe: Any) -> Any:
+        """Model inputs for `kerakit.predict(run, inputs)`, or `None` for
+        the standard path (arrays, image files and texts, transformed by
+        the saved `Preprocessor`).
+
+        A task whose inputs are not arrays (graphs) reads them here;
+        `recipe` is the run's recipe (its dataset with the path recorded
+        at training time), so `inputs=None` may mean "the run's data".
+        """
+        return None
+
     def predict(self, model: keras.Model, x: np.ndarray,
                 class_names: list[str]) -> dict[str, Any]:
         """Predictions for preprocessed inputs `x`: `{"outputs": array}`."""

@@ -34,13 +34,20 @@ def _check_run(run_dir: str | os.PathLike) -> Path:
 
 
 def load_run(run_dir: str | os.PathLike) -> tuple[Any, Preprocessor, Any]:
-    """Return `(model, preprocessor, recipe)` of a run directory."""
+    """Return `(model, preprocessor, recipe)` of a run directory.
+
+    The run's task reads its preprocessing (`Task.load_preprocessor`): a
+    `Preprocessor` for array data, the task's own object otherwise.
+    """
     import keras
+
+    from kerakit.workflow.training import task_of
 
     run_dir = _check_run(run_dir)
     model = keras.saving.load_model(run_dir / "best.keras", compile=False)
-    pre = Preprocessor.load(run_dir / "preprocessing.json")
-    return model, pre, run_recipe(run_dir)
+    recipe = run_recipe(run_dir)
+    pre = task_of(recipe).load_preprocessor(run_dir / "preprocessing.json")
+    return model, pre, recipe
 
 
 def run_recipe(run_dir: str | os.PathLike) -> Any:
@@ -77,8 +84,7 @@ def evaluate_run(run_dir: str | os.PathLike) -> dict[str, float]:
     model, _, recipe = load_run(run_dir)
     record_path = Path(run_dir) / DATASET
     record = runs.read_json(record_path) if record_path.is_file() else {}
-    if record.get("resolved"):
-        recipe = recipe.with_overrides({"dataset.name": record["resolved"]})
+    recipe = _recorded_dataset(recipe, record)
     splits = load_splits(recipe)
     changes = compare_fingerprints(record.get("fingerprint", {}),
                                    splits.fingerprint)
@@ -91,6 +97,15 @@ def evaluate_run(run_dir: str | os.PathLike) -> dict[str, float]:
     recipe.compile(model)
     return task_of(recipe).evaluate(model, splits.test, recipe.batch_size,
                                     recipe.seed)
+
+
+def _recorded_dataset(recipe: Any, record: dict) -> Any:
+    """The recipe with its dataset path as recorded at training time
+    (absolute, so any working directory works)."""
+    if record.get("resolved") and record["resolved"] != recipe.dataset[
+            "name"]:
+        return recipe.with_overrides({"dataset.name": record["resolved"]})
+    return recipe
 
 
 def read_inputs(paths: Sequence[str | os.PathLike],
@@ -150,7 +165,7 @@ def _is_array_file(item: str | os.PathLike) -> bool:
 
 
 def predict(run_dir: str | os.PathLike,
-            inputs: Any) -> dict[str, Any]:
+            inputs: Any = None) -> dict[str, Any]:
     """Predict with a run's best model; the run's task shapes the output.
 
     Args:
@@ -159,21 +174,35 @@ def predict(run_dir: str | os.PathLike,
             `.npy`, `.npz` or image files. For a text run (the recipe sets
             `preprocessing.tokenizer`), a string or list of strings is the
             text to classify, unless every item names a `.npy`/`.npz`
-            file.
+            file. A graph run reads graphs instead
+            (`Task.predict_inputs`): `None` predicts on the run's own
+            dataset, a path or `graph:PATH` on another graph (see
+            `kerakit.tasks.node_classification`).
 
     Returns:
         The task's predictions: for classification `{"classes": [...],
         "class_names": [...], "probabilities": array}`; regression
         `{"values"}`, reconstruction `{"reconstructions"}`, seq2seq
-        `{"tokens"}`.
+        `{"tokens"}`; node classification adds `"nodes"`.
 
     Raises:
         ValueError: Inputs of the wrong rank or shape, or holding NaN.
     """
     from kerakit.data.splits import check_finite
+    from kerakit.workflow.training import DATASET
     from kerakit.workflow.training import task_of
 
     model, pre, recipe = load_run(run_dir)
+    task = task_of(recipe)
+    record_path = Path(run_dir) / DATASET
+    record = runs.read_json(record_path) if record_path.is_file() else {}
+    prepared = task.predict_inputs(inputs, pre,
+                                   _recorded_dataset(recipe, record))
+    if prepared is not None:
+        return task.predict(model, prepared, list(pre.class_names))
+    if inputs is None:
+        raise ValueError("No inputs: give an array, or paths of .npy/.npz "
+                         "or image files.")
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     if isinstance(inputs, (list, tuple)) and inputs and isinstance(
@@ -196,7 +225,7 @@ def predict(run_dir: str | os.PathLike,
             f"the model expects {expected}. Give inputs shaped like the "
             f"training data ({pre.raw_shape})."
         )
-    return task_of(recipe).predict(model, x, list(pre.class_names))
+    return task.predict(model, x, list(pre.class_names))
 
 
 def check_raw_shape(inputs: np.ndarray, pre: Preprocessor) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kerakit.tasks import default_task
+from kerakit.tasks import get_task
 from kerakit.workflow import schema
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -45,7 +46,9 @@ class Recipe:
         model_kwargs: Factory keyword arguments. `input_shape` and
             `num_classes` come from the dataset when omitted.
         dataset: Dataset settings: `name` (`"digits"`, `"tfds:mnist"`,
-            `"npz:path"`, `"folder:path"`, `"generated:reversal"`),
+            `"npz:path"`, `"folder:path"`, `"generated:reversal"`, graphs:
+            `"networkx:karate"`, `"planetoid:PATH"`, `"tudataset:PATH"`,
+            `"graph:PATH"`),
             `splits`, fractions, `data_dir`, sizes of generated data.
         preprocessing: Normalisation, resizing, augmentation, one-hot, text.
         optimizer: `name`, `learning_rate`, `schedule` and optimizer kwargs.
@@ -62,7 +65,9 @@ class Recipe:
         task: What the model is fitted against, evaluated on and what it
             writes (`kerakit.list_tasks()`: `"classification"`,
             `"regression"`, `"reconstruction"`, `"generative"`,
-            `"seq2seq"`); a recipe without one gets the model's default.
+            `"seq2seq"`, `"node_classification"`,
+            `"graph_classification"`); a recipe without one gets the
+            model's default.
         source: The file the recipe came from.
         overrides: The dotted overrides applied on top of the file.
     """
@@ -148,11 +153,19 @@ class Recipe:
         Returns:
             The same model, compiled.
         """
+        # A task whose sample weights are masks (graph nodes, padded
+        # graph slots) has its loss average over the weighted examples and
+        # its metrics weigh by them (Keras weighs `weighted_metrics` only).
+        weighted = bool(self.task) and get_task(self.task).weighted_metrics
+        metrics = schema.make_metrics(self.metrics)
+        loss = (schema.make_loss(self.loss, weighted=True) if weighted
+                else schema.make_loss(self.loss))
         model.compile(
             optimizer=schema.make_optimizer(self.optimizer, self.epochs,
                                             steps_per_epoch or 100),
-            loss=schema.make_loss(self.loss),
-            metrics=schema.make_metrics(self.metrics),
+            loss=loss,
+            metrics=None if weighted else metrics,
+            weighted_metrics=metrics if weighted else None,
             run_eagerly=self.run_eagerly,
         )
         return model

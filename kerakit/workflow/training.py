@@ -293,7 +293,7 @@ def resolve_dataset(dataset: dict[str, Any]) -> str:
     'digits'
     """
     name = dataset["name"]
-    for prefix in ("npz:", "folder:"):
+    for prefix in ("npz:", "folder:", "graph:", "planetoid:", "tudataset:"):
         if name.startswith(prefix):
             return prefix + str(Path(name[len(prefix):]).expanduser()
                                 .absolute())

@@ -21,8 +21,8 @@ from kerakit.workflow.recipes import recipe_from_dict
 
 def test_the_built_in_tasks_are_listed():
     assert kerakit.list_tasks() == list_tasks() == [
-        "classification", "generative", "reconstruction", "regression",
-        "seq2seq"]
+        "classification", "generative", "graph_classification",
+        "node_classification", "reconstruction", "regression", "seq2seq"]
 
 
 def test_kerakit_tasks_prints_one_line_each(capsys):

@@ -82,6 +82,15 @@ LAYERS = [
     _row("gat_conv", _KL + "GATConv",
          "Graph attention, dense adjacency or edge list (kerakit).",
          "gat", "graph_attention"),
+    _row("graph_transformer_attention", _KL + "GraphTransformerAttention",
+         "Multi-head attention over each node's neighbours, optional edge "
+         "features (kerakit).", "graph_transformer_layer"),
+    _row("graph_readout", _KL + "GraphReadout",
+         "Pool node states per graph (mean/sum/max) of a disjoint union "
+         "(kerakit).", "graph_pooling", "readout"),
+    _row("random_sign_flip", _KL + "RandomSignFlip",
+         "Flip the sign of each eigenvector column at training time "
+         "(Laplacian positions; kerakit).", "sign_flip"),
     _row("patch_embedding", _KL + "PatchEmbedding",
          "Image to patch tokens, as in ViT (kerakit).", "patch_embed",
          "patchify"),

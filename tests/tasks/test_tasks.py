@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import keras
 import numpy as np
 import pytest
 
@@ -117,3 +120,58 @@ def test_reconstruction_and_seq2seq_pack_their_targets():
     inputs, target = get_task("seq2seq").fit_data(x, y)
     assert inputs["target_in"].tolist() == [[1, 5, 4], [1, 6, 3]]
     assert target is y or (target == y).all()
+
+
+class _OwnLoopTask(Task):
+    """A task that runs its own loop (as an RL agent would) and reports one
+    evaluation per period through the workflow's callbacks."""
+
+    name = "own_loop"
+    description = "test only: a hand-written training loop"
+    defaults = {"loss": "mean_squared_error", "metrics": [],
+                "monitor": "val_loss"}
+    # The validation losses the loop reports, period by period: the best is
+    # period 2, then no improvement, so patience 2 stops after period 4.
+    reported = [0.9, 0.5, 0.7, 0.8, 0.1, 0.1]
+
+    def encode_labels(self, preprocessor, y):
+        return np.asarray(y, "float32")[:, None]
+
+    def fit(self, model, splits, *, batch_size, seed, epochs, initial_epoch,
+            callbacks, verbose="auto"):
+        x, y = self.fit_data(*splits.train)
+        callbacks = keras.callbacks.CallbackList(callbacks, model=model)
+        callbacks.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callbacks.on_epoch_begin(epoch)
+            loss = model.train_on_batch(x[:batch_size], y[:batch_size])
+            callbacks.on_epoch_end(epoch, {
+                "loss": float(np.asarray(loss).reshape(-1)[0]),
+                "val_loss": self.reported[epoch]})
+            if model.stop_training:
+                break
+        callbacks.on_train_end()
+
+
+def test_a_task_that_owns_its_loop_gets_the_workflow(tmp_path,
+                                                     monkeypatch):
+    from kerakit import tasks
+
+    monkeypatch.setitem(tasks._TASKS, "own_loop", _OwnLoopTask())
+    recipe = recipe_from_dict({
+        "name": "loop", "model": "mlp_regressor", "task": "own_loop",
+        "epochs": 6, "patience": 2, "batch_size": 16,
+        "model_kwargs": {"num_layers": 1, "hidden_dim": 4},
+        "dataset": {"name": "digits", "limit": 60}})
+    result = training.train(recipe, tmp_path, verbose=0)
+    # Best weights on the monitor, early stopping, the history and the
+    # single test evaluation all came from the workflow.
+    assert result.metrics["best_epoch"] == 2
+    assert result.metrics["best_value"] == 0.5
+    assert result.metrics["stopped_early"] is True
+    assert result.metrics["epochs_run"] == 4
+    assert result.history["val_loss"] == [0.9, 0.5, 0.7, 0.8]
+    assert set(result.metrics["test"]) == {"loss"}
+    assert (tmp_path / "best.keras").is_file()
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert state["status"] == "finished" and state["epoch"] == 4

@@ -28,20 +28,20 @@ array([[0.25, 0.75],
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from typing import Any
 
 import numpy as np
 
 from kerakit.data.graphs import Graph
+from kerakit.data.preprocessing import SavedAsJson
 from kerakit.data.splits import DataError
 
 MAX_DEGREE = 31
 
 
 @dataclasses.dataclass
-class GraphPreprocessor:
+class GraphPreprocessor(SavedAsJson):
     """Deterministic node-feature preprocessing, fitted on training graphs.
 
     Attributes:
@@ -140,18 +140,6 @@ class GraphPreprocessor:
         return Graph(graph.edges, graph.num_nodes, features,
                      edge_features=graph.edge_features)
 
-    # ------------------------------------------------------------ save/load
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict."""
-        return dataclasses.asdict(self)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write `preprocessing.json` (atomically)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
-
     @classmethod
     def load(cls, path: str | os.PathLike) -> GraphPreprocessor:
         """Read a saved `preprocessing.json`.
@@ -159,8 +147,7 @@ class GraphPreprocessor:
         Raises:
             ValueError: The file is not a graph run's preprocessing.
         """
-        with open(path) as f:
-            data = json.load(f)
+        data = cls.read_dict(path)
         if data.get("kind") != "graph":
             raise ValueError(f"{path}: not a graph run's preprocessing "
                              "(no kind = 'graph').")

@@ -94,8 +94,29 @@ def resize_images(x: np.ndarray, size: Sequence[int],
     return keras.ops.convert_to_numpy(out)
 
 
+class SavedAsJson:
+    """A dataclass saved as `preprocessing.json` in a run directory."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return dataclasses.asdict(self)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write `preprocessing.json` (atomically)."""
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.to_dict(), f, indent=2)
+        os.replace(tmp, path)
+
+    @staticmethod
+    def read_dict(path: str | os.PathLike) -> dict[str, Any]:
+        """The saved fields, as a dict."""
+        with open(path) as f:
+            return json.load(f)
+
+
 @dataclasses.dataclass
-class Preprocessor:
+class Preprocessor(SavedAsJson):
     """Deterministic preprocessing, fitted on the training split.
 
     Attributes:
@@ -336,23 +357,10 @@ class Preprocessor:
         return np.where(inside[..., None], out, self.fill_value()).astype(
             x.dtype)
 
-    # ------------------------------------------------------------ save/load
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-friendly dict."""
-        return dataclasses.asdict(self)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write `preprocessing.json` (atomically)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        os.replace(tmp, path)
-
     @classmethod
     def load(cls, path: str | os.PathLike) -> Preprocessor:
         """Read a saved `preprocessing.json`."""
-        with open(path) as f:
-            data = json.load(f)
+        data = cls.read_dict(path)
         for key in ("image_size", "raw_shape"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])

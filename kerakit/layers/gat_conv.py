@@ -40,6 +40,8 @@ class GATConv(keras.layers.Layer):
         kernel_initializer: Initializer of `W` and the attention vectors.
         bias_initializer: Initializer of the bias.
         seed: Seed of the attention dropout.
+        kernel_regularizer: Regulariser of the kernel and of both attention
+            vectors (the GAT reference code's L2 covers all three).
         **kwargs: Base `Layer` arguments (`name`, `dtype`).
 
     Example:
@@ -59,7 +61,7 @@ class GATConv(keras.layers.Layer):
                  adjacency_format: str = "auto",
                  kernel_initializer: Any = "glorot_uniform",
                  bias_initializer: Any = "zeros", seed: int | None = None,
-                 **kwargs: Any) -> None:
+                 kernel_regularizer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if int(units) < 1 or int(num_heads) < 1:
             raise ValueError(
@@ -80,6 +82,7 @@ class GATConv(keras.layers.Layer):
         )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.seed = seed
         # Layers
         self.dropout = keras.layers.Dropout(
@@ -98,14 +101,17 @@ class GATConv(keras.layers.Layer):
         self.kernel = self.add_weight(
             shape=(features[-1], heads * units), name="kernel",
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         self.attention_source = self.add_weight(
             shape=(heads, units), name="attention_source",
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         self.attention_target = self.add_weight(
             shape=(heads, units), name="attention_target",
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         if self.use_bias:
             self.bias = self.add_weight(
@@ -192,5 +198,7 @@ class GATConv(keras.layers.Layer):
             "bias_initializer": keras.initializers.serialize(
                 self.bias_initializer),
             "seed": self.seed,
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer),
         })
         return config

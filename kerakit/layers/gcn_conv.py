@@ -32,6 +32,8 @@ class GCNConv(keras.layers.Layer):
             `"dense"` or `"edges"`.
         kernel_initializer: Initializer of `W`.
         bias_initializer: Initializer of `b`.
+        kernel_regularizer: Regulariser of `W` (a penalty added to the
+            model's loss), e.g. `keras.regularizers.L2(2.5e-4)`.
         **kwargs: Base `Layer` arguments (`name`, `dtype`).
 
     Example:
@@ -48,7 +50,8 @@ class GCNConv(keras.layers.Layer):
                  use_bias: bool = True, add_self_loops: bool = True,
                  adjacency_format: str = "auto",
                  kernel_initializer: Any = "glorot_uniform",
-                 bias_initializer: Any = "zeros", **kwargs: Any) -> None:
+                 bias_initializer: Any = "zeros",
+                 kernel_regularizer: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ValueError(f"units must be positive. Received: {units}")
@@ -62,6 +65,7 @@ class GCNConv(keras.layers.Layer):
         )
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
     def build(self, input_shape: Any) -> None:
         features, _ = graph_utils.check_graph_shapes(input_shape,
@@ -69,6 +73,7 @@ class GCNConv(keras.layers.Layer):
         self.kernel = self.add_weight(
             shape=(features[-1], self.units), name="kernel",
             initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), name="bias",
@@ -130,5 +135,7 @@ class GCNConv(keras.layers.Layer):
                 self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(
                 self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(
+                self.kernel_regularizer),
         })
         return config

@@ -195,3 +195,21 @@ def sweep_data(kwargs: Mapping[str, Any], *, num_nodes: int = 10,
         (1, nodes, kwargs["num_classes"]),
         fit_kwargs={"sample_weight": graph["mask"]},
     )
+
+
+def l2_penalty(weight_decay: float, name: str) -> Any:
+    """The papers' weight decay as a Keras regulariser, or `None` for 0.
+
+    GCN and GAT add `weight_decay * tf.nn.l2_loss(W)`, which is
+    `weight_decay * sum(W**2) / 2`, to the loss; Keras's `L2(l2)` adds
+    `l2 * sum(W**2)`, so `l2 = weight_decay / 2`.
+
+    Example:
+    >>> l2_penalty(5e-4, "gcn").get_config()["l2"] == 2.5e-4
+    True
+    """
+    if isinstance(weight_decay, bool) or not isinstance(
+            weight_decay, (int, float)) or not weight_decay >= 0:
+        raise ValueError(f"{name}: weight_decay must be a number >= 0. "
+                         f"Received: weight_decay={weight_decay!r}")
+    return keras.regularizers.L2(weight_decay / 2) if weight_decay else None

@@ -53,6 +53,7 @@ def gat(
     attention_dropout: float | None = None,
     negative_slope: float = 0.2,
     use_bias: bool = False,
+    weight_decay: float = 0.0,
     readout: Literal["mean", "sum", "max"] | None = None,
     max_graphs: int | None = None,
     dtype: Any = None,
@@ -92,6 +93,9 @@ def gat(
         negative_slope: LeakyReLU slope of the attention scores.
         use_bias: Biases in the attention layers (the reference count has
             none).
+        weight_decay: The paper's L2 penalty on every layer's weights and
+            attention vectors, `weight_decay * sum(W**2) / 2` added to the
+            loss (the paper: 5e-4), not an optimizer's decoupled decay.
         readout: `None` (node level) or `"mean"`, `"sum"`, `"max"` pooling
             of node states per graph (graph level).
         max_graphs: Graphs per batch for a readout (static; required with
@@ -132,6 +136,7 @@ def gat(
             f"{name}: attention_dropout must be in [0, 1). Received: "
             f"attention_dropout={attention_dropout!r}"
         )
+    penalty = blocks.l2_penalty(weight_decay, name)
     inputs = blocks.graph_inputs(nodes, features, readout=readout)
     x, edges = inputs["features"], inputs["edges"]
     for i in range(1, num_layers + 1):
@@ -144,7 +149,7 @@ def gat(
             concat_heads=not last, negative_slope=negative_slope,
             attention_dropout=attention_dropout,
             activation=None if last else "elu", use_bias=use_bias,
-            dtype=dtype, name=f"{name}_gat{i}",
+            kernel_regularizer=penalty, dtype=dtype, name=f"{name}_gat{i}",
         )([x, edges])
     if readout is not None:
         x = blocks.graph_head(x, inputs, num_classes, readout=readout,

@@ -46,6 +46,7 @@ def gcn(
     hidden_dim: int = 16,
     dropout: float = 0.5,
     use_bias: bool = False,
+    weight_decay: float = 0.0,
     readout: Literal["mean", "sum", "max"] | None = None,
     max_graphs: int | None = None,
     dtype: Any = None,
@@ -76,6 +77,10 @@ def gcn(
         dropout: Dropout on the input of every layer (and before the
             graph-level head).
         use_bias: Biases in the convolutions (the paper has none).
+        weight_decay: The paper's L2 penalty on the first layer's weights,
+            `weight_decay * sum(W**2) / 2` added to the loss (the paper:
+            5e-4). Unlike an optimizer's decoupled `weight_decay`, it
+            takes part in the gradient as the paper's did.
         readout: `None` (node level) or `"mean"`, `"sum"`, `"max"` pooling
             of node states per graph (graph level).
         max_graphs: Graphs per batch for a readout (static; required with
@@ -104,6 +109,7 @@ def gcn(
     nodes, features = blocks.check_graph_args(
         input_shape, num_classes, num_layers, hidden_dim, dropout, readout,
         max_graphs, name)
+    penalty = blocks.l2_penalty(weight_decay, name)
     inputs = blocks.graph_inputs(nodes, features, readout=readout)
     x, edges = inputs["features"], inputs["edges"]
     for i in range(1, num_layers + 1):
@@ -113,6 +119,7 @@ def gcn(
         x = GCNConv(
             num_classes if last else hidden_dim,
             activation=None if last else "relu", use_bias=use_bias,
+            kernel_regularizer=penalty if i == 1 else None,
             dtype=dtype, name=f"{name}_gcn{i}",
         )([x, edges])
     if readout is not None:

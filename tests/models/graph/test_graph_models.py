@@ -378,3 +378,31 @@ def test_laplacian_positions_sparse_solver_agrees(monkeypatch):
     np.testing.assert_allclose(sparse * signs, dense, atol=1e-4)
     with pytest.raises(ValueError, match="num_nodes"):
         laplacian_positions(_path(5), 3, 2)
+
+
+@pytest.mark.parametrize("name, regularised", [
+    ("gcn", ("gcn_gcn1/kernel",)),
+    ("gat", ("gat_gat1/kernel", "gat_gat1/attention_source",
+             "gat_gat1/attention_target", "gat_gat2/kernel",
+             "gat_gat2/attention_source", "gat_gat2/attention_target")),
+])
+def test_weight_decay_is_the_papers_l2_term(name, regularised, tmp_path):
+    model = kerakit.build(name, input_shape=(None, 5), num_classes=3,
+                          hidden_dim=4, weight_decay=5e-4)
+    # The papers add weight_decay * tf.nn.l2_loss(W) = 5e-4 * sum(W**2) / 2.
+    weights = {v.path: keras.ops.convert_to_numpy(v) for v in model.weights}
+    expected = sum(5e-4 * np.sum(weights[path] ** 2) / 2
+                   for path in regularised)
+    penalty = sum(float(keras.ops.convert_to_numpy(loss))
+                  for loss in model.losses)
+    np.testing.assert_allclose(penalty, expected, rtol=1e-5)
+    assert not kerakit.build(name, input_shape=(None, 5), num_classes=3,
+                             hidden_dim=4).losses
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        sum(float(keras.ops.convert_to_numpy(x)) for x in loaded.losses),
+        expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="weight_decay must be a number"):
+        kerakit.build(name, weight_decay=-1.0)

@@ -5,3 +5,4 @@ from kerakit.models import mlp  # noqa: F401
 from kerakit.models import rnn  # noqa: F401
 from kerakit.models import generative  # noqa: F401
 from kerakit.models import graph  # noqa: F401
+from kerakit.models import transformer  # noqa: F401

@@ -9,6 +9,7 @@ Example:
 61706
 """
 
+import importlib
 import os
 import sys
 
@@ -45,8 +46,9 @@ def __getattr__(name: str):
 
         return train
     if name in ("list_tasks", "tasks"):
-        from kerakit import tasks
-
+        # Not `from kerakit import tasks`: before the submodule is imported
+        # that looks the name up on this module, which lands here again.
+        tasks = importlib.import_module("kerakit.tasks")
         return tasks.list_tasks if name == "list_tasks" else tasks
     if name == "predict":
         from kerakit.workflow.inference import predict

@@ -48,6 +48,9 @@ class Splits:
         fingerprint: Per split, the example count and a hash of the raw
             arrays (`fingerprint_parts`): a run records it so that
             evaluating it later detects changed data.
+        model_arguments: Further factory arguments the data fixes (a
+            language model's `vocabulary_size` and `sequence_length`);
+            `Recipe.model_arguments` fills those the model accepts.
     """
 
     train: tuple[np.ndarray, np.ndarray]
@@ -58,6 +61,7 @@ class Splits:
     class_names: list[str]
     preprocessor: Preprocessor
     fingerprint: dict = dataclasses.field(default_factory=dict)
+    model_arguments: dict = dataclasses.field(default_factory=dict)
 
 
 def _carve(x: np.ndarray, y: np.ndarray, fraction: float, seed: int,

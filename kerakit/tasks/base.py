@@ -62,6 +62,10 @@ class Task:
             (graph nodes, padded graph slots): `Recipe.compile` passes the
             metrics as Keras `weighted_metrics` and has the loss average
             over the weighted examples (`mean_with_sample_weight`).
+        owns_tokenizer: The task learns its tokenizer and sizes the
+            model's vocabulary from it (language modelling): its
+            `check_recipe` checks the `preprocessing` tokenizer fields
+            instead of the schema's generic text-classification rules.
     """
 
     name: ClassVar[str] = ""
@@ -71,6 +75,7 @@ class Task:
         "loss": "sparse_categorical_crossentropy",
         "metrics": ["accuracy"], "monitor": "val_accuracy"}
     weighted_metrics: ClassVar[bool] = False
+    owns_tokenizer: ClassVar[bool] = False
 
     # ------------------------------------------------------------ recipes
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:

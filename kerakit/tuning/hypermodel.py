@@ -66,8 +66,9 @@ class RecipeHyperModel(_hypermodel_base()):
 
         recipe = self.recipe_for(hp)
         keras.utils.set_random_seed(recipe.seed)
+        from_data = getattr(self.splits, "model_arguments", None) or {}
         model = build(recipe.model, **recipe.model_arguments(
-            self.input_shape, self.num_classes))
+            self.input_shape, self.num_classes, **from_data))
         steps = None
         if self.splits is not None:
             steps = _task(recipe).steps_per_epoch(self.splits,

@@ -131,8 +131,14 @@ class Recipe:
                          self.source, merged)
 
     def model_arguments(self, input_shape: Any = None,
-                        num_classes: int | None = None) -> dict[str, Any]:
-        """Return the factory kwargs, filling shape and classes if absent."""
+                        num_classes: int | None = None,
+                        **from_data: Any) -> dict[str, Any]:
+        """Return the factory kwargs, filling shape and classes if absent.
+
+        `from_data` (`Splits.model_arguments`: a tokenizer's
+        `vocabulary_size`, say) fills the arguments the model accepts and
+        the recipe leaves out, like `input_shape` and `num_classes`.
+        """
         kwargs = {k: tuple(v) if isinstance(v, list) else v
                   for k, v in self.model_kwargs.items()}
         accepted = schema.model_parameters(self.model)
@@ -140,6 +146,9 @@ class Recipe:
             kwargs.setdefault("input_shape", tuple(input_shape))
         if num_classes is not None and "num_classes" in accepted:
             kwargs.setdefault("num_classes", int(num_classes))
+        for key, value in from_data.items():
+            if key in accepted:
+                kwargs.setdefault(key, value)
         return kwargs
 
     def compile(self, model: Any, steps_per_epoch: int | None = None) -> Any:

@@ -172,7 +172,7 @@ def _build_model(recipe: Recipe, splits: Splits, steps: int) -> keras.Model:
     from kerakit.registry import build
 
     model = build(recipe.model, **recipe.model_arguments(
-        splits.input_shape, splits.num_classes))
+        splits.input_shape, splits.num_classes, **splits.model_arguments))
     return recipe.compile(model, steps_per_epoch=steps)
 
 
@@ -293,7 +293,8 @@ def resolve_dataset(dataset: dict[str, Any]) -> str:
     'digits'
     """
     name = dataset["name"]
-    for prefix in ("npz:", "folder:", "graph:", "planetoid:", "tudataset:"):
+    for prefix in ("npz:", "folder:", "graph:", "planetoid:", "tudataset:",
+                   "text:"):
         if name.startswith(prefix):
             return prefix + str(Path(name[len(prefix):]).expanduser()
                                 .absolute())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -25,7 +27,19 @@ from kerakit.workflow.recipes import recipe_from_dict
 def test_the_built_in_tasks_are_listed():
     assert kerakit.list_tasks() == list_tasks() == [
         "classification", "generative", "graph_classification",
-        "node_classification", "reconstruction", "regression", "seq2seq"]
+        "language_modeling", "masked_language_modeling",
+        "node_classification", "reconstruction", "regression", "seq2seq",
+        "text_classification", "text_to_text"]
+
+
+def test_lazy_facade_names_work_in_a_fresh_process():
+    # In this process kerakit.tasks is long imported; a fresh one reaches
+    # the facade's lazy lookup first (it once recursed forever).
+    code = ("import kerakit; print(kerakit.list_tasks()[0], "
+            "kerakit.tasks.get_task('classification').name)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert out.split() == ["classification", "classification"]
 
 
 def test_kerakit_tasks_prints_one_line_each(capsys):

@@ -20,6 +20,11 @@ Dataset names:
         `sequence_length` ids in `[3, vocabulary_size)`) and their reversal
         followed by the end id 2 (y), from
         `kerakit.data.generated.reversal_task` with a fixed seed.
+    `generated:number_words`: `examples` distinct numbers below 10,000
+        as digits (x) and English words (y); `python_docstrings:kind`: the
+        first paragraph of each standard-library docstring (x) and what it
+        documents (y: module, class, function); both offline, from
+        `kerakit.data.text_pairs`.
 
 Example:
 >>> raw = load_dataset({"name": "digits"})
@@ -37,6 +42,8 @@ from typing import Any
 import numpy as np
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Offline text datasets of `kerakit.data.text_pairs`.
+TEXT_PAIRS = ("generated:number_words", "python_docstrings:kind")
 
 Arrays = tuple[np.ndarray, np.ndarray]
 
@@ -86,6 +93,11 @@ def load_dataset(spec: dict[str, Any]) -> RawData:
     name = spec["name"]
     if name == "digits":
         raw = _load_digits()
+    elif name in TEXT_PAIRS:
+        from kerakit.data.text_pairs import load_text_pairs
+
+        pairs, classes = load_text_pairs(name, spec)
+        raw = RawData(name, pairs, None, None, len(classes), classes, 1.0)
     elif name.startswith("generated:"):
         raw = _load_generated(name[10:], spec)
     elif name.startswith("tfds:"):
@@ -123,7 +135,7 @@ def _load_digits() -> RawData:
 def _load_generated(task: str, spec: dict[str, Any]) -> RawData:
     if task != "reversal":
         raise ValueError(f"Unknown generated dataset {task!r}. Known: "
-                         "'generated:reversal'.")
+                         "'generated:reversal', 'generated:number_words'.")
     from kerakit.data.generated import reversal_task
 
     vocabulary = int(spec["vocabulary_size"])

@@ -8,7 +8,9 @@ family adds a task module, not a branch in the training loop.
 Example:
 >>> list_tasks()  # doctest: +NORMALIZE_WHITESPACE
 ['classification', 'generative', 'graph_classification',
- 'node_classification', 'reconstruction', 'regression', 'seq2seq']
+ 'language_modeling', 'masked_language_modeling', 'node_classification',
+ 'reconstruction', 'regression', 'seq2seq', 'text_classification',
+ 'text_to_text']
 >>> default_task("lenet5"), default_task("vae"), default_task("gcn")
 ('classification', 'generative', 'node_classification')
 """
@@ -21,10 +23,14 @@ from kerakit.tasks.base import Task
 from kerakit.tasks.classification import ClassificationTask
 from kerakit.tasks.generative import GenerativeTask
 from kerakit.tasks.graph_classification import GraphClassificationTask
+from kerakit.tasks.language_modeling import LanguageModelingTask
+from kerakit.tasks.masked_language_modeling import MaskedLanguageModelingTask
 from kerakit.tasks.node_classification import NodeClassificationTask
 from kerakit.tasks.reconstruction import ReconstructionTask
 from kerakit.tasks.regression import RegressionTask
 from kerakit.tasks.seq2seq import Seq2SeqTask
+from kerakit.tasks.text_classification import TextClassificationTask
+from kerakit.tasks.text_to_text import TextToTextTask
 
 _TASKS: dict[str, Task] = {}
 
@@ -90,7 +96,9 @@ def default_task(model: str, model_kwargs: dict | None = None) -> str:
 
 for _task in (ClassificationTask, RegressionTask, ReconstructionTask,
               GenerativeTask, Seq2SeqTask, NodeClassificationTask,
-              GraphClassificationTask):
+              GraphClassificationTask, LanguageModelingTask,
+              TextClassificationTask, MaskedLanguageModelingTask,
+              TextToTextTask):
     register_task(_task)
 
 __all__ = [

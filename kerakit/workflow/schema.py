@@ -56,7 +56,8 @@ DATASET = {
     "name": Field((str,), "digits", doc="digits | tfds:NAME | npz:PATH | "
                   "folder:PATH | generated:reversal | graphs: "
                   "networkx:karate | networkx:cycles_vs_paths | "
-                  "planetoid:DIR | tudataset:DIR | graph:PATH"),
+                  "planetoid:DIR | tudataset:DIR | graph:PATH | text: "
+                  "text:PATH | python_docstrings"),
     "train_split": Field((str,), "train"),
     "validation_split": Field((str,), "", doc="empty: carve from train"),
     "test_split": Field((str,), "test"),
@@ -117,9 +118,12 @@ PREPROCESSING = {
     "sequence_length": Field((int,), 0, minimum=0),
     "padding": Field((str,), "post", choices=("post", "pre")),
     "truncating": Field((str,), "post", choices=("post", "pre")),
-    "tokenizer": Field((str,), "", choices=("", "word", "wordpiece"),
+    "tokenizer": Field((str,), "", choices=("", "word", "wordpiece", "char",
+                                            "bpe", "preset"),
                        doc="text inputs: word | wordpiece (learned on the "
-                       "training split); empty for numeric inputs"),
+                       "training split); empty for numeric inputs; "
+                       "language modelling: char (default) | wordpiece | "
+                       "bpe | preset"),
     "vocabulary_size": Field((int,), 0, minimum=0,
                              doc="tokenizer: most ids, padding and OOV "
                              "included"),
@@ -381,7 +385,9 @@ def _check_task(fields: dict, loss_name: str) -> None:
         path, _, problem = str(err).partition(": ")
         _fail(path, problem)
     dataset = fields["dataset"]
-    if not dataset["name"].startswith("generated:"):
+    # generated:number_words holds texts (kerakit.data.text_pairs).
+    if not dataset["name"].startswith("generated:") or dataset[
+            "name"] == "generated:number_words":
         return
     generated = tuple(f"generated:{task}" for task in GENERATED_TASKS)
     _check_field("dataset.name", dataset["name"],
@@ -462,7 +468,8 @@ def validate(raw: dict) -> dict[str, Any]:
                      Field((str,), choices=lambda: names("metrics")))
     fields["metrics"] = tuple(metrics)
     _check_task(fields, loss_name)
-    _check_tokenizer(fields)
+    if not get_task(fields["task"]).owns_tokenizer:
+        _check_tokenizer(fields)
     allowed = ["loss", "val_loss"] + [
         p + m for m in metrics for p in ("", "val_")]
     if loss_name == "none":

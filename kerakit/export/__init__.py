@@ -5,6 +5,9 @@
   and the `export.json` sidecar;
 - `target`: output-directory checks (what `overwrite` may replace) and
   staging folders;
+- `routes`: which models `route="auto"` sends through TensorFlow;
+- `inputs`: valid check batches (token ids, masks, images) and calling
+  models with dict inputs;
 - `worker`: the subprocess that exports and verifies in a fresh process.
 
 Example:
@@ -18,9 +21,9 @@ from kerakit.export.exporter import ROUTES
 from kerakit.export.exporter import SIDECAR
 from kerakit.export.exporter import ExportError
 from kerakit.export.exporter import ExportResult
-from kerakit.export.exporter import default_route
 from kerakit.export.exporter import export_many
 from kerakit.export.exporter import export_model
+from kerakit.export.routes import default_route
 
 __all__ = [
     "ARTIFACTS",

@@ -8,12 +8,16 @@ place only after they verified, so a failure never leaves a half-written
 export behind. :func:`export_many` does the same for many models with one
 conversion process and one verification process per runtime.
 
-Routes (keras 3.15.1): SavedModel is exported directly on the TensorFlow
-and JAX backends and through a TensorFlow-backend subprocess on torch (the
-`.keras` file is backend-neutral); ONNX directly on TensorFlow and torch and
-through the TensorFlow subprocess on JAX (jax2onnx writes a MaxPool node
-that onnxruntime rejects). This is the only kerakit module that uses
-TensorFlow, and only through Keras or the subprocess.
+Routes (keras 3.15.1): everything is exported directly on the TensorFlow
+backend. SavedModel is exported directly on JAX and through a
+TensorFlow-backend subprocess on torch (the `.keras` file is
+backend-neutral); ONNX directly on torch and through the TensorFlow
+subprocess on JAX (jax2onnx writes a MaxPool node that onnxruntime
+rejects). Transformers take the subprocess in two more places (ONNX on
+torch, SavedModel on JAX for free sequence lengths): see
+`kerakit.export.routes`. Models with dict inputs (token ids and masks) keep
+their input names in both formats. This is the only kerakit package that
+uses TensorFlow, and only through Keras or the subprocess.
 
 Example:
 >>> import kerakit, tempfile, os
@@ -40,6 +44,7 @@ import numpy as np
 
 from kerakit.export import source as source_lib
 from kerakit.export import target as target_lib
+from kerakit.export.routes import default_route
 from kerakit.export.worker import launch
 
 FORMATS = ("saved_model", "onnx", "keras")
@@ -86,20 +91,6 @@ class ExportResult:
     metadata: dict[str, Any]
 
 
-def default_route(format: str, backend: str) -> str:
-    """Return the route `"auto"` picks for `format` on `backend`.
-
-    Example:
-    >>> default_route("saved_model", "torch"), default_route("onnx", "jax")
-    ('tensorflow', 'tensorflow')
-    """
-    if format == "saved_model" and backend == "torch":
-        return "tensorflow"
-    if format == "onnx" and backend == "jax":
-        return "tensorflow"
-    return "direct"
-
-
 def export_model(
     model_or_path: keras.Model | str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -128,9 +119,9 @@ def export_model(
             succeeded) if it holds a previous kerakit export and nothing
             else. The source, a folder that holds it, and a folder with
             other files are never replaced.
-        route: `"auto"` (see the module doc), `"direct"` (`model.export`
-            in this process) or `"tensorflow"` (a TensorFlow-backend
-            subprocess exports the saved `.keras` file).
+        route: `"auto"` (per model, see the module doc), `"direct"`
+            (`model.export` in this process) or `"tensorflow"` (a
+            TensorFlow-backend subprocess exports the saved `.keras` file).
         include_preprocessing: For a run directory, put the recipe's
             preprocessing inside the exported graph when it can be expressed
             with Keras layers (raw inputs in, predictions out). The sidecar
@@ -204,8 +195,6 @@ def export_many(
     if not atol > 0:
         raise ValueError(f"atol must be positive. Received: atol={atol}")
     backend = keras.backend.backend()
-    chosen = "direct" if format == "keras" else (
-        default_route(format, backend) if route == "auto" else route)
     sources = [Path(src) for src, _ in jobs
                if isinstance(src, (str, os.PathLike))]
     targets = [target_lib.check_target(Path(out), overwrite, sources)
@@ -220,8 +209,11 @@ def export_many(
     try:
         for i, (prep, target) in enumerate(
                 zip(prepared, targets, strict=True)):
-            staged.append(_stage(i, prep, target, format, work))
-        errors = _export_all(staged, format, chosen, work)
+            chosen = "direct" if format == "keras" else (
+                default_route(format, backend, prep.model)
+                if route == "auto" else route)
+            staged.append(_stage(i, prep, target, chosen, work))
+        errors = _export_all(staged, format, work)
         if verify:
             errors.update(_verify_all(
                 [s for s in staged if s.index not in errors], format, work,
@@ -231,21 +223,23 @@ def export_many(
             if item.index in errors:
                 continue
             item.metadata = source_lib.sidecar(
-                item.prep, item.verification, format, chosen, backend, verify,
-                target_lib.listing(item.staging))
+                item.prep, item.verification, format, item.route, backend,
+                verify, target_lib.listing(item.staging))
             source_lib.write_json(item.staging / SIDECAR, item.metadata)
-            results.append(_commit(item, format, chosen, overwrite))
+            results.append(_commit(item, format, overwrite))
     finally:
         for item in staged:
             item.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     if errors:
-        lines = "\n".join(f"  {staged[i].target}: {msg}"
-                          for i, msg in sorted(errors.items()))
+        lines = "\n".join(
+            f"  {staged[i].target} (model {staged[i].prep.model.name!r}, "
+            f"route {staged[i].route!r}): {msg}"
+            for i, msg in sorted(errors.items()))
         written = [str(r.path) for r in results]
         raise ExportError(
-            f"{len(errors)} of {len(staged)} {format} export(s) failed "
-            f"(route {chosen!r}); nothing was written for them:\n{lines}"
+            f"{len(errors)} of {len(staged)} {format} export(s) failed; "
+            f"nothing was written for them:\n{lines}"
             + (f"\nWritten: {written}" if written else ""),
             failures={str(staged[i].target): msg for i, msg in errors.items()},
             results=results,
@@ -259,6 +253,7 @@ class _Staged:
     index: int
     prep: source_lib.Prepared
     target: Path
+    route: str
     staging: Path
     created: list[Path]
     sample: Path
@@ -278,7 +273,7 @@ class _Staged:
                 break
 
 
-def _stage(index: int, prep: source_lib.Prepared, target: Path, format: str,
+def _stage(index: int, prep: source_lib.Prepared, target: Path, route: str,
            work: Path) -> _Staged:
     try:
         created = target_lib.make_parents(target.parent)
@@ -290,7 +285,7 @@ def _stage(index: int, prep: source_lib.Prepared, target: Path, format: str,
         ) from None
     sample = work / f"sample{index}.npz"
     np.savez(sample, **prep.sample_arrays())
-    return _Staged(index, prep, target, staging, created, sample)
+    return _Staged(index, prep, target, route, staging, created, sample)
 
 
 def _artifact_path(item: _Staged, format: str) -> Path:
@@ -298,27 +293,33 @@ def _artifact_path(item: _Staged, format: str) -> Path:
     return item.staging if name == "." else item.staging / name
 
 
-def _export_all(staged: list[_Staged], format: str, route: str,
+def _export_all(staged: list[_Staged], format: str,
                 work: Path) -> dict[int, str]:
     errors: dict[int, str] = {}
-    if route == "tensorflow":
+    via_tensorflow = [item for item in staged if item.route == "tensorflow"]
+    if via_tensorflow:
         jobs = []
-        for item in staged:
+        for item in via_tensorflow:
             keras_file = work / f"model{item.index}.keras"
             item.prep.model.save(keras_file)
             jobs.append({"keras": str(keras_file), "format": format,
                          "sample": str(item.sample),
                          "out": str(_artifact_path(item, format))})
         results = _launch("convert", jobs, work, backend="tensorflow")
-        for item, res in zip(staged, results, strict=True):
+        for item, res in zip(via_tensorflow, results, strict=True):
             if not res["ok"]:
                 errors[item.index] = f"conversion failed: {res['error']}"
-        return errors
     for item in staged:
+        if item.route == "tensorflow":
+            continue
         path = _artifact_path(item, format)
         try:
             if format == "keras":
                 item.prep.model.save(path)
+            elif format == "onnx" and keras.backend.backend() == "tensorflow":
+                from kerakit.export.tf_onnx import export_onnx
+
+                export_onnx(item.prep.model, path)
             else:
                 fmt = "tf_saved_model" if format == "saved_model" else "onnx"
                 item.prep.model.export(str(path), format=fmt, verbose=False)
@@ -373,8 +374,7 @@ def _verify_all(staged: list[_Staged], format: str, work: Path,
 
 
 # ------------------------------------------------------------------- commit
-def _commit(item: _Staged, format: str, route: str,
-            overwrite: bool) -> ExportResult:
+def _commit(item: _Staged, format: str, overwrite: bool) -> ExportResult:
     target = item.target
     old = None
     if target.exists() or target.is_symlink():
@@ -394,7 +394,7 @@ def _commit(item: _Staged, format: str, route: str,
         path=target,
         artifact=target if name == "." else target / name,
         format=format,
-        route=route,
+        route=item.route,
         max_abs_diff=ver.get("max_abs_diff"),
         metadata=item.metadata,
     )

@@ -23,6 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerakit.export import inputs as inputs_lib
 from kerakit.export.target import ARTIFACTS
 
 BATCH = 3  # check batch: not 1, so a fixed batch dimension shows
@@ -193,27 +194,15 @@ def _check_class_names(model: keras.Model, names: list[str] | None) -> None:
 
 def _check_batch(model: keras.Model,
                  preprocessing: dict[str, Any]) -> list[np.ndarray]:
-    rng = np.random.default_rng(0)
-    arrays = []
-    for tensor in model.inputs:
-        shape = [BATCH] + [32 if d is None else d for d in tensor.shape[1:]]
-        dtype = str(tensor.dtype)
-        if "int" in dtype:
-            arrays.append(rng.integers(0, 2, shape).astype(dtype))
-        elif preprocessing.get("included"):
-            high = float(preprocessing.get("raw_value_max", 1.0))
-            arrays.append(rng.uniform(0, high, shape).astype(dtype))
-        else:
-            arrays.append(rng.normal(size=shape).astype(dtype))
-    return arrays
+    high = (float(preprocessing.get("raw_value_max", 1.0))
+            if preprocessing.get("included") else None)
+    return inputs_lib.draw(model, BATCH, seed=0, float_high=high)
 
 
 def _run(model: keras.Model, inputs: list[np.ndarray]) -> list[np.ndarray]:
-    out = model(inputs[0] if len(inputs) == 1 else inputs, training=False)
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    if isinstance(out, dict):
-        outs = list(out.values())
-    return [keras.ops.convert_to_numpy(o) for o in outs]
+    # The one place the Keras reference outputs are computed (the export
+    # tests perturb them here to check that verification catches it).
+    return inputs_lib.run(model, inputs)
 
 
 # ---------------------------------------------------------------- sidecar
@@ -275,8 +264,8 @@ def _with_preprocessing(model: keras.Model, pre: dict[str, Any],
             (BATCH, *pre["raw_shape"])).astype("float32")
         from kerakit.data.preprocessing import Preprocessor
 
-        expected = _run(model, [Preprocessor(**_loadable(pre)).transform(
-            raw)])[0]
+        processed = Preprocessor(**_loadable(pre)).transform(raw)
+        expected = _run(model, [processed])[0]
         got = _run(wrapped, [raw])[0]
         diff = float(np.max(np.abs(got - expected)))
         if diff > atol * max(1.0, float(np.max(np.abs(expected)))):

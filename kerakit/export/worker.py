@@ -5,12 +5,13 @@ runtime start once:
 
 - `convert JOBS RESULTS`: with the TensorFlow backend, load `.keras` files
   (`compile=False`, so a file saved on any backend loads) and export them
-  (`tf_saved_model` or `onnx`). Used where the exporting backend cannot
-  export directly (SavedModel from torch, ONNX from jax).
+  (`tf_saved_model`, or ONNX through `kerakit.export.tf_onnx`). Used where
+  the exporting backend cannot export directly (`kerakit.export.routes`).
 - `verify JOBS RESULTS`: load each artifact with *only* its runtime
   (`tf.saved_model.load` for SavedModel, `onnxruntime` for ONNX; Keras for
   `.keras`), run the saved batch and report the largest absolute
-  difference from the outputs Keras computed.
+  difference from the outputs Keras computed. Named inputs (token ids,
+  masks) are fed by name, in the dtype the runtime declares.
 
 JOBS is a JSON list of dicts; RESULTS receives a JSON list with one entry
 per job (`{"ok": false, "error": ...}` on failure), so one bad model does
@@ -35,13 +36,18 @@ def _convert(job):
     import numpy as np
 
     import kerakit  # noqa: F401  (registers kerakit's custom objects)
+    from kerakit.export.inputs import pack
 
     model = keras.saving.load_model(job["keras"], compile=False)
     sample = np.load(job["sample"])
     inputs = [sample[f"x{i}"] for i in range(len(model.inputs))]
-    model(inputs[0] if len(inputs) == 1 else inputs)  # traced once
-    fmt = "tf_saved_model" if job["format"] == "saved_model" else "onnx"
-    model.export(job["out"], format=fmt, verbose=False)
+    model(pack(model, inputs))  # traced once
+    if job["format"] == "onnx":
+        from kerakit.export.tf_onnx import export_onnx
+
+        export_onnx(model, job["out"])
+    else:
+        model.export(job["out"], format="tf_saved_model", verbose=False)
     return {"ok": True}
 
 
@@ -113,10 +119,19 @@ def _verify_onnx(job, sample, expected):
     session = ort.InferenceSession(job["artifact"],
                                    providers=["CPUExecutionProvider"])
     type_names = {"tensor(float)": "float32", "tensor(int32)": "int32",
-                  "tensor(int64)": "int64", "tensor(double)": "float64"}
+                  "tensor(int64)": "int64", "tensor(double)": "float64",
+                  "tensor(bool)": "bool"}
     inputs = [_spec(i.name, i.shape, type_names.get(i.type, i.type))
               for i in session.get_inputs()]
-    feeds = {spec["name"]: sample[f"x{i}"] for i, spec in enumerate(inputs)}
+    names = job["input_names"]
+    by_name = all(spec["name"] in names for spec in inputs)
+    feeds = {}
+    for i, spec in enumerate(inputs):
+        # Named inputs (token ids, masks) may come in any order; a
+        # converter that renamed them keeps the Keras order.
+        x = sample[f"x{names.index(spec['name']) if by_name else i}"]
+        feeds[spec["name"]] = x.astype(spec["dtype"]) if (
+            spec["dtype"] in type_names.values()) else x
     outputs = session.run(None, feeds)
     out_specs = [_spec(o.name, o.shape, type_names.get(o.type, o.type))
                  for o in session.get_outputs()]
@@ -127,11 +142,11 @@ def _verify_keras(job, sample, expected):
     import keras
 
     import kerakit  # noqa: F401
+    from kerakit.export.inputs import run
 
     model = keras.saving.load_model(job["artifact"], compile=False)
-    xs = [sample[f"x{i}"] for i in range(len(model.inputs))]
-    out = model.predict(xs[0] if len(xs) == 1 else xs, verbose=0)
-    outputs = out if isinstance(out, (list, tuple)) else [out]
+    outputs = run(model, [sample[f"x{i}"]
+                          for i in range(len(model.inputs))])
     inputs = [_spec(t.name, list(t.shape), str(t.dtype))
               for t in model.inputs]
     out_specs = [_spec(n, list(t.shape), str(t.dtype))

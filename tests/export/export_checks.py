@@ -6,6 +6,11 @@ written here independently of `kerakit/export/worker.py` (onnxruntime;
 `tf.saved_model.load(...).serve`, see `saved_model_runner.py`;
 `keras.saving.load_model`), on a batch the test draws itself, and the tests
 compare with the Keras model within `RTOL`/`ATOL` below.
+
+A batch is one array, or for token models a dict of named integer arrays
+(`draw_tokens`): ids below the vocabulary size and masks of ones, drawn
+from the registered tiny settings rather than from the model, so that the
+tests do not share the export code's reading of the model.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -43,18 +49,52 @@ def draw_batch(model: keras.Model, seed: int = 7) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=shape).astype("float32")
 
 
-def keras_outputs(model: keras.Model, x: np.ndarray) -> list[np.ndarray]:
-    """The Keras model's outputs on `x`, as a list of arrays."""
+# A test batch: one array, or named arrays for a model with dict inputs.
+Batch = Any
+
+
+def draw_tokens(model: keras.Model, vocabulary_size: int, length: int,
+                num_segments: int = 2, seed: int = 7) -> dict[str, Any]:
+    """Named integer inputs for a token model (BERT, GPT, T5).
+
+    Token ids are below `vocabulary_size`, segment ids below
+    `num_segments`, mask positions inside the sequence and padding masks
+    all ones; every unknown dimension is `length`.
+    """
+    rng = np.random.default_rng(seed)
+    batch = {}
+    for tensor in model.inputs:
+        name = tensor.name
+        shape = (TEST_BATCH, *[length if d is None else d
+                               for d in tensor.shape[1:]])
+        if name.endswith("padding_mask"):
+            values = np.ones(shape)
+        else:
+            high = (length if name == "mask_positions" else num_segments
+                    if name == "segment_ids" else vocabulary_size)
+            values = rng.integers(0, high, shape)
+        batch[name] = values.astype(str(tensor.dtype))
+    return batch
+
+
+def keras_outputs(model: keras.Model, x: Batch) -> list[np.ndarray]:
+    """The Keras model's outputs on `x`, as a list (named ones by name)."""
     out = model(x, training=False)
+    if isinstance(out, dict):
+        out = [out[key] for key in sorted(out)]
     outs = out if isinstance(out, (list, tuple)) else [out]
     return [keras.ops.convert_to_numpy(y) for y in outs]
 
 
-def _run_onnx(artifact: Path, x: np.ndarray) -> list[np.ndarray]:
+def _run_onnx(artifact: Path, x: Batch) -> list[np.ndarray]:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(
         str(artifact), providers=["CPUExecutionProvider"])
+    if isinstance(x, dict):  # every model input by its name, nothing else
+        names = sorted(spec.name for spec in session.get_inputs())
+        assert names == sorted(x), f"ONNX inputs {names}, model {sorted(x)}"
+        return session.run(None, x)
     [spec] = session.get_inputs()
     return session.run(None, {spec.name: x})
 
@@ -64,13 +104,17 @@ def _run_keras(artifact: Path, x: np.ndarray) -> list[np.ndarray]:
     return keras_outputs(model, x)
 
 
-def _run_saved_models(artifacts: list[Path], xs: list[np.ndarray],
+def _run_saved_models(artifacts: list[Path], xs: list[Batch],
                       work: Path) -> list[list[np.ndarray] | str]:
     jobs = []
     for i, (artifact, x) in enumerate(zip(artifacts, xs, strict=True)):
-        np.save(work / f"input{i}.npy", x)
-        jobs.append({"artifact": str(artifact),
-                     "input": str(work / f"input{i}.npy")})
+        if isinstance(x, dict):  # named inputs: served as a dict
+            np.savez(work / f"input{i}.npz", **x)
+            path = work / f"input{i}.npz"
+        else:
+            np.save(work / f"input{i}.npy", x)
+            path = work / f"input{i}.npy"
+        jobs.append({"artifact": str(artifact), "input": str(path)})
     if "tensorflow" in sys.modules:  # already paid for: no second start
         found, errors = saved_model_runner.serve_all(jobs)
     else:  # e.g. the torch backend: TensorFlow in its own process
@@ -95,7 +139,7 @@ def _run_saved_models(artifacts: list[Path], xs: list[np.ndarray],
     return results
 
 
-def artifact_outputs(fmt: str, artifacts: list[Path], xs: list[np.ndarray],
+def artifact_outputs(fmt: str, artifacts: list[Path], xs: list[Batch],
                      work: Path) -> list[list[np.ndarray] | str]:
     """Run each artifact on its batch with only its runtime.
 

@@ -12,7 +12,9 @@ import sys
 
 
 def serve_all(jobs):
-    """Run each `{"artifact": dir, "input": .npy}` job.
+    """Run each `{"artifact": dir, "input": .npy or .npz}` job.
+
+    A `.npz` input holds named arrays, served as a dict (token models).
 
     Returns:
         `(outputs, errors)`: `outputs["{i}_{j}"]` is output `j` of job `i`;
@@ -25,7 +27,12 @@ def serve_all(jobs):
     for i, job in enumerate(jobs):
         try:
             loaded = tf.saved_model.load(job["artifact"])  # owns the weights
-            served = loaded.serve(tf.constant(np.load(job["input"])))
+            if job["input"].endswith(".npz"):  # named inputs (token ids...)
+                with np.load(job["input"]) as data:
+                    served = loaded.serve({k: tf.constant(v)
+                                           for k, v in data.items()})
+            else:
+                served = loaded.serve(tf.constant(np.load(job["input"])))
             if isinstance(served, dict):
                 served = [served[k] for k in sorted(served)]
             if not isinstance(served, (list, tuple)):

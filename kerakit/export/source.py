@@ -25,6 +25,7 @@ import numpy as np
 
 from kerakit.export import inputs as inputs_lib
 from kerakit.export.target import ARTIFACTS
+from kerakit.saving import load_model
 
 BATCH = 3  # check batch: not 1, so a fixed batch dimension shows
 _PACKAGES = ("kerakit", "keras", "tensorflow", "jax", "torch", "numpy",
@@ -82,7 +83,7 @@ def _load_keras(path: Path) -> keras.Model:
 
     _check_archive(path)
     try:
-        return keras.saving.load_model(path, compile=False)
+        return load_model(path)
     except Exception as err:  # noqa: BLE001
         raise ValueError(
             f"Cannot load {path} as a Keras model ({err}). The archive may "

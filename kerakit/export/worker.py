@@ -32,13 +32,13 @@ if sys.path and os.path.abspath(sys.path[0] or ".") == _HERE:
 
 
 def _convert(job):
-    import keras
     import numpy as np
 
     import kerakit  # noqa: F401  (registers kerakit's custom objects)
     from kerakit.export.inputs import pack
+    from kerakit.saving import load_model
 
-    model = keras.saving.load_model(job["keras"], compile=False)
+    model = load_model(job["keras"])
     sample = np.load(job["sample"])
     inputs = [sample[f"x{i}"] for i in range(len(model.inputs))]
     model(pack(model, inputs))  # traced once
@@ -143,8 +143,9 @@ def _verify_keras(job, sample, expected):
 
     import kerakit  # noqa: F401
     from kerakit.export.inputs import run
+    from kerakit.saving import load_model
 
-    model = keras.saving.load_model(job["artifact"], compile=False)
+    model = load_model(job["artifact"])
     outputs = run(model, [sample[f"x{i}"]
                           for i in range(len(model.inputs))])
     inputs = [_spec(t.name, list(t.shape), str(t.dtype))

@@ -22,6 +22,7 @@ import numpy as np
 
 from kerakit.data.splits import Splits
 from kerakit.data.text_stream import TextStreamPreprocessor
+from kerakit.saving import load_model
 
 
 @dataclasses.dataclass
@@ -123,7 +124,7 @@ def generate(run_or_model: Any, prompts: str | list[str],
         if not (run / "best.keras").is_file():
             raise FileNotFoundError(f"{run} is not a finished kerakit run "
                                     "(no best.keras): train first.")
-        model = keras.saving.load_model(run / "best.keras", compile=False)
+        model = load_model(run / "best.keras")
         preprocessor = with_preset_tokenizer(TextStreamPreprocessor.load(
             run / "preprocessing.json"))
     return [preprocessor.decode(ids[n:]) for ids, n in generate_ids(

@@ -21,6 +21,7 @@ import numpy as np
 from kerakit.workflow import runs
 from kerakit.data.datasets import read_image
 from kerakit.data.preprocessing import Preprocessor
+from kerakit.saving import load_model
 
 
 def _check_run(run_dir: str | os.PathLike) -> Path:
@@ -39,12 +40,10 @@ def load_run(run_dir: str | os.PathLike) -> tuple[Any, Preprocessor, Any]:
     The run's task reads its preprocessing (`Task.load_preprocessor`): a
     `Preprocessor` for array data, the task's own object otherwise.
     """
-    import keras
-
     from kerakit.workflow.training import task_of
 
     run_dir = _check_run(run_dir)
-    model = keras.saving.load_model(run_dir / "best.keras", compile=False)
+    model = load_model(run_dir / "best.keras")
     recipe = run_recipe(run_dir)
     pre = task_of(recipe).load_preprocessor(run_dir / "preprocessing.json")
     return model, pre, recipe

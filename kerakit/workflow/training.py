@@ -36,6 +36,7 @@ from typing import Any
 import keras
 
 from kerakit.data.splits import Splits
+from kerakit.saving import load_model
 from kerakit.tasks import Task
 from kerakit.tasks import get_task
 from kerakit.workflow import runs
@@ -305,7 +306,7 @@ def resolve_dataset(dataset: dict[str, Any]) -> str:
 
 def _finish(model: keras.Model, recipe: Recipe, task: Task, splits: Splits,
             run_dir: Path, state: dict, started: float) -> TrainResult:
-    best = keras.saving.load_model(run_dir / "best.keras", compile=False)
+    best = load_model(run_dir / "best.keras")
     model.set_weights(best.get_weights())
     test = task.evaluate(model, splits.test, recipe.batch_size, recipe.seed)
     history = state["history"]
@@ -340,6 +341,6 @@ def _finish(model: keras.Model, recipe: Recipe, task: Task, splits: Splits,
 
 
 def _finished_result(run_dir: Path, state: dict) -> TrainResult:
-    model = keras.saving.load_model(run_dir / "best.keras", compile=False)
+    model = load_model(run_dir / "best.keras")
     return TrainResult(run_dir, runs.read_json(run_dir / "metrics.json"),
                        model, state["history"])

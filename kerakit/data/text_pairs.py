@@ -74,7 +74,8 @@ def number_words(number: int) -> str:
 
 
 def number_words_pairs(num_examples: int, *, seed: int = 0,
-                       limit: int = NUMBER_WORDS_LIMIT
+                       limit: int = NUMBER_WORDS_LIMIT,
+                       direction: str = "to_words"
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Distinct random numbers as digits (sources) and words (targets).
 
@@ -82,6 +83,8 @@ def number_words_pairs(num_examples: int, *, seed: int = 0,
         num_examples: How many numbers; at most `limit`.
         seed: Seed of the draw (the same seed gives the same pairs).
         limit: Numbers are drawn from `0..limit - 1`, without repeats.
+        direction: `"to_words"` ("372" -> "three hundred seventy-two") or
+            `"to_digits"` (the words are the sources).
 
     Returns:
         `(sources, targets)`, object arrays of `str`.
@@ -100,6 +103,11 @@ def number_words_pairs(num_examples: int, *, seed: int = 0,
                                                  replace=False)
     sources = np.array([str(n) for n in numbers], dtype=object)
     targets = np.array([number_words(n) for n in numbers], dtype=object)
+    if direction == "to_digits":
+        return targets, sources
+    if direction != "to_words":
+        raise ValueError("dataset.direction must be 'to_words' or "
+                         f"'to_digits'. Received {direction!r}.")
     return sources, targets
 
 
@@ -155,7 +163,9 @@ def load_text_pairs(name: str, spec: dict[str, Any]
     ((5,), [])
     """
     if name == "generated:number_words":
-        return number_words_pairs(int(spec.get("examples", 2000))), []
+        return number_words_pairs(
+            int(spec.get("examples", 2000)),
+            direction=spec.get("direction", "to_words")), []
     if name == "python_docstrings:kind":
         return docstring_kinds(), list(DOCSTRING_KINDS)
     raise ValueError(f"Unknown text dataset {name!r}: use "

@@ -72,6 +72,10 @@ DATASET = {
                              doc="generated: tokens per source"),
     "vocabulary_size": Field((int,), 10, minimum=4,
                              doc="generated: ids 0-2 are pad/start/end"),
+    "direction": Field((str,), "to_words",
+                       choices=("to_words", "to_digits"),
+                       doc="generated:number_words: digits -> words, or "
+                       "words -> digits"),
     "labels_per_class": Field((int,), 0, minimum=0,
                               doc="a graph without masks: training nodes "
                               "per class (0: split all nodes by the "
@@ -94,6 +98,7 @@ LATER_DEFAULTS = {
     ("dataset", "vocabulary_size"): 10,
     ("preprocessing", "vocabulary_size"): 0,
     ("dataset", "labels_per_class"): 0,
+    ("dataset", "direction"): "to_words",
     ("preprocessing", "row_normalize"): False,
 }
 

@@ -88,3 +88,10 @@ def test_text_pair_preprocessor_round_trip(tmp_path):
     (tmp_path / "q.json").write_text('{"kind": "bert_text"}')
     with pytest.raises(ValueError, match="not the preprocessing of a 'text_to_text' run"):
         TextPairPreprocessor.load(tmp_path / "q.json")
+
+
+def test_number_words_pairs_read_back_to_digits():
+    words, digits = number_words_pairs(50, seed=1, direction="to_digits")
+    assert [number_words(int(d)) for d in digits] == list(words)
+    with pytest.raises(ValueError, match="dataset.direction"):
+        number_words_pairs(5, direction="sideways")

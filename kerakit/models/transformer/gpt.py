@@ -8,6 +8,8 @@ padding mask, outputs next-token logits from the tied embedding.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Hashable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -107,12 +109,25 @@ def _sampler(kind: str, temperature: float, k: int, p: float,
     )
 
 
+# Compiled generate functions per model and sampler setting. keras-hub
+# compiles `generate` for the sampler it holds; compiling again on every
+# call cost 15x the generation time of a short continuation (measured in
+# benchmarks/transformer_throughput.py), so each setting compiles once.
+_GENERATORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def run_generate(model: keras.Model, sampler: Any, inputs: Mapping[str, Any],
-                 stop_token_ids: Sequence[int] | None) -> dict[str, Any]:
+                 stop_token_ids: Sequence[int] | None,
+                 key: Hashable | None = None,
+                 repeat_draws: bool = True) -> dict[str, Any]:
     """Call keras-hub's `model.generate` with `sampler`, then restore it.
 
     keras-hub picks the sampler in `compile()`, which would also reset the
     model's optimizer; setting it for one call leaves training untouched.
+    With a `key` (the sampler's settings), the sampler and its compiled
+    function are kept for the next call with the same key; with
+    `repeat_draws` the sampler's random state is reset each call (a seed
+    repeats its draw), without it the draws go on.
 
     Example:
     >>> m = gpt_model(9, 4, num_layers=1, hidden_dim=4, num_heads=1,
@@ -123,16 +138,27 @@ def run_generate(model: keras.Model, sampler: Any, inputs: Mapping[str, Any],
     >>> out["token_ids"].shape
     (1, 4)
     """
+    cached = _GENERATORS.setdefault(model, {})
+    if key is not None and key in cached:
+        sampler, function, initial = cached[key]
+        for variable, value in zip(sampler.variables, initial):
+            if repeat_draws:
+                variable.assign(value)
+    else:
+        function = None
+        initial = [keras.ops.copy(v.value) for v in sampler.variables]
     missing = object()
     previous = getattr(model, "sampler", missing)
     model.sampler = sampler
-    model.generate_function = None
+    model.generate_function = function
     try:
         return model.generate(
             dict(inputs),
             stop_token_ids=tuple(stop_token_ids) if stop_token_ids else None,
         )
     finally:
+        if key is not None:
+            cached[key] = (sampler, model.generate_function, initial)
         model.generate_function = None  # it captured this sampler
         if previous is missing:
             del model.sampler
@@ -199,9 +225,11 @@ def generate_tokens(
     mask[:, :length] = True
     if length == max_length:
         return ids
+    # Without a seed a sampler draws afresh each call: its state goes on.
     out = run_generate(
         model, _sampler(sampler, temperature, k, p, seed),
         {"token_ids": ids, "padding_mask": mask}, stop_token_ids,
+        key=(sampler, temperature, k, p, seed), repeat_draws=seed is not None,
     )
     tokens = np.asarray(keras.ops.convert_to_numpy(out["token_ids"]))
     keep = np.asarray(keras.ops.convert_to_numpy(out["padding_mask"]))

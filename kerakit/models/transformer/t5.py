@@ -178,7 +178,7 @@ def generate_text_tokens(
         "encoder_padding_mask": source != 0,
         "decoder_token_ids": decoder,
         "decoder_padding_mask": started,
-    }, (end_id,))
+    }, (end_id,), key=(sampler, num_beams))
     tokens = np.asarray(keras.ops.convert_to_numpy(out["decoder_token_ids"]))
     keep = np.asarray(keras.ops.convert_to_numpy(out["decoder_padding_mask"]))
     return np.where(keep, tokens, 0)[:, 1:].astype("int32")

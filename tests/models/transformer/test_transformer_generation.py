@@ -66,6 +66,24 @@ def test_gpt_samplers_and_stop_tokens(gpt):
     assert not hasattr(gpt, "sampler")
 
 
+def test_gpt_generation_compiles_once_per_setting(gpt):
+    from kerakit.models.transformer import gpt as gpt_module
+
+    prompt = np.array([[3, 4, 5]])
+    first = generate_tokens(gpt, prompt, 10, sampler="top_p", seed=5)
+    cached = dict(gpt_module._GENERATORS[gpt])
+    # The same seed repeats its draw from the kept sampler and function.
+    np.testing.assert_array_equal(
+        generate_tokens(gpt, prompt, 10, sampler="top_p", seed=5), first)
+    assert {k: v[1] for k, v in gpt_module._GENERATORS[gpt].items()} == {
+        k: v[1] for k, v in cached.items()}
+    # Without a seed the draws go on: 36 ids sampled at temperature 5 do
+    # not all repeat (the chance that they would is far below 1e-9).
+    draws = [generate_tokens(gpt, np.full((4, 1), 3), 10, sampler="top_k",
+                             k=V, temperature=5.0) for _ in range(2)]
+    assert not np.array_equal(*draws)
+
+
 def test_gpt_generation_arguments_are_checked(gpt):
     with pytest.raises(ValueError, match="sequence_length"):
         generate_tokens(gpt, np.array([[1, 2]]), 11)

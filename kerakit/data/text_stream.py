@@ -283,7 +283,8 @@ class TextStreamPreprocessor(SavedAsJson):
             tok = text_lib.train_bpe(_lines(text), cap or (
                 _SUBWORD_DEFAULT_SIZE), lowercase=False)
             self.proto = base64.b64encode(_proto_bytes(tok)).decode("ascii")
-        self._tok = None
+        if self.tokenizer != "preset":  # a preset's stays as it was given
+            self._tok = None
         return self
 
     def _tokenizer(self) -> Any:

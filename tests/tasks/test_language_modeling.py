@@ -132,3 +132,34 @@ def test_wordpiece_bits_per_character_counts_characters(text_file):
         splits.validation))
     assert metrics["bits_per_character"] == pytest.approx(
         len(ids) / math.log(2) / info["characters"])
+
+
+def test_a_local_gpt2_preset_brings_its_tokenizer(text_file, tmp_path):
+    # A downloaded GPT-2 saved with save_to_preset: its byte-level BPE
+    # tokenizes the text, its backbone is the starting point.
+    import keras_hub
+
+    # GPT-2's byte-level alphabet for the characters of the text, one merge.
+    alphabet = sorted({{" ": "\u0120", "\n": "\u010a"}.get(c, c)
+                       for c in _text()})
+    vocabulary = {"<|endoftext|>": 0, **{c: i + 1 for i, c in
+                                          enumerate(alphabet)}, "th": 99}
+    vocabulary["th"] = len(vocabulary) - 1
+    preset = tmp_path / "gpt2"
+    keras_hub.models.GPT2Backbone(
+        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2,
+        hidden_dim=16, intermediate_dim=32,
+        max_sequence_length=32).save_to_preset(str(preset))
+    keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary,
+                                   merges=["t h"]).save_to_preset(str(preset))
+    recipe = _recipe(text_file, **{
+        "preprocessing.tokenizer": "preset", "epochs": 1,
+        "model_kwargs": {"preset": str(preset), "dropout": 0.0}})
+    splits = training.load_splits(recipe)
+    ids, info = splits.validation
+    # "th" is one token: fewer tokens than characters.
+    assert 0 < len(ids) < info["characters"]
+    result = training.train(recipe, tmp_path / "run", verbose=0)
+    assert result.model.backbone.vocabulary_size == len(vocabulary)
+    text = lm.generate(result.run_dir, ["the cat"], max_length=6)
+    assert isinstance(text[0], str)

@@ -116,3 +116,31 @@ def test_bad_inputs_are_refused(text_npz, tmp_path):
     with pytest.raises(DataError, match="labels are object values"):
         training.load_splits(recipe({"name": "generated:number_words",
                                      "examples": 20}))
+
+
+def test_fine_tunes_a_local_preset_with_its_tokenizer(text_npz, tmp_path):
+    # The path a user takes with a downloaded BERT: a preset folder (config,
+    # weights, tokenizer) on disk, `preset = DIR`, tokenizer = "preset".
+    import keras_hub
+
+    preset = tmp_path / "preset"
+    words = sorted({w for text in TEXTS for w in text.split()})
+    vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocabulary), num_layers=1, num_heads=2,
+        hidden_dim=16, intermediate_dim=32, max_sequence_length=12)
+    backbone.save_to_preset(str(preset))
+    keras_hub.models.BertTokenizer(vocabulary=vocabulary).save_to_preset(
+        str(preset))
+    result = training.train(recipe(
+        {"name": f"npz:{text_npz}"},
+        model_kwargs={"preset": str(preset), "dropout": 0.0},
+        preprocessing={"tokenizer": "preset", "sequence_length": 10}),
+        tmp_path / "run", verbose=0)
+    # The pretrained weights were the starting point: the backbone has the
+    # preset's sizes and its saved word-piece vocabulary is the preset's.
+    assert result.model.backbone.vocabulary_size == len(vocabulary)
+    saved = json.loads((result.run_dir / "preprocessing.json").read_text())
+    assert saved["vocabulary"] == vocabulary
+    out = predict(result.run_dir, ["return the sum", "a class"])
+    assert out["probabilities"].shape == (2, 2)

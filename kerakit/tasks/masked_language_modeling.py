@@ -8,7 +8,8 @@ tokenizer), and cut into windows packed as `[CLS] pieces [SEP]`. Of each
 window's pieces 15% are selected; 80% of those become `[MASK]`, 10% a random
 piece, 10% stay (`kerakit.data.bert_inputs.mask_tokens`). Training draws new
 masks every epoch (from the seed, the epoch and the batch); validation and
-test keep one fixed draw, so epochs compare.
+test keep one fixed draw, so epochs compare. `dataset.limit` caps the
+windows per split.
 
 The model is `kerakit.build("bert_tiny", head="masked_lm", ...)`: the recipe
 sets `model_kwargs.head = "masked_lm"` (checked, not set behind its back, so
@@ -166,6 +167,9 @@ class MaskedLanguageModelingTask(Task):
                             "validation and test fractions.")
         pre = bert_preprocessor(preprocessing, model_kwargs, lines)
         windows = {split: pre.windows(parts[split]) for split in SPLIT_NAMES}
+        limit = int(dataset.get("limit", 0))
+        if limit:  # `dataset.limit`: at most that many windows per split
+            windows = {split: rows[:limit] for split, rows in windows.items()}
         for split, rows in windows.items():
             if not len(rows):
                 raise DataError(

@@ -82,6 +82,12 @@ def test_fixed_held_out_masks_and_fresh_training_masks(corpus):
     assert inputs["mask_positions"].shape == targets.shape == weights.shape
     assert sorted(inputs) == ["mask_positions", "padding_mask",
                               "segment_ids", "token_ids"]
+    # dataset.limit caps the windows of every split.
+    counts = task.count_examples(splits)
+    capped = task.count_examples(training.load_splits(recipe(
+        f"text:{corpus}", **{"dataset.limit": 2})))
+    assert counts["train"] > 2
+    assert capped == {k: min(2, v) for k, v in counts.items()}
 
 
 def test_bad_inputs_are_refused(corpus, tmp_path):

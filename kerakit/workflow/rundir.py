@@ -35,7 +35,9 @@ CHECKPOINT = "checkpoint.weights.h5"
 RUN_FILES = ("state.json", CHECKPOINT, "best.keras", "metrics.json",
              "recipe.json", "preprocessing.json", "environment.json",
              "dataset.json", "history.csv", "history.json",
-             "learning_curves.png", "samples.png", "tensorboard")
+             "learning_curves.png", "samples.png", "tensorboard",
+             # The text tasks' reports (language modelling, text to text).
+             "samples.txt", "decodes.tsv")
 # Left by a crash between writing a temporary file and renaming it.
 _TEMPORARY = ("best.tmp.keras", "checkpoint.tmp.weights.h5",
               "history.csv.tmp", "learning_curves.tmp.png",

@@ -235,3 +235,23 @@ def test_seed_beyond_numpy_range_is_a_recipe_error(dataset):
 def test_predict_on_a_directory_says_so(digits_run, tmp_path):
     with pytest.raises(IsADirectoryError, match="is a directory"):
         predict(digits_run, [str(tmp_path)])
+
+
+def test_text_task_reports_are_run_files_but_a_users_copy_is_not(tmp_path):
+    from kerakit.workflow import rundir
+
+    # A restart clears the text tasks' reports with the rest of the run ...
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("state.json", "samples.txt", "decodes.tsv", "notes.txt"):
+        (run / name).write_text("{}")
+    rundir.clear_run_files(run)
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    # ... but in a folder that holds no kerakit run, a file of that name is
+    # the user's, and the folder is refused.
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "samples.txt").write_text("my samples")
+    with pytest.raises(rundir.RunDirError):
+        rundir.check_run_dir(mine, "abc", restart=True)
+    assert (mine / "samples.txt").read_text() == "my samples"

@@ -31,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from typing import ClassVar
@@ -76,6 +77,13 @@ class Task:
         "metrics": ["accuracy"], "monitor": "val_accuracy"}
     weighted_metrics: ClassVar[bool] = False
     owns_tokenizer: ClassVar[bool] = False
+    # keras-hub's task models (`GPT2CausalLM`, `BertTextClassifier`,
+    # `T5Seq2SeqLM`) wrap `fit` in their preprocessing pipeline, which takes
+    # arrays or tf.data / grain datasets but not the `keras.utils.PyDataset`
+    # of shuffled (re-masked, augmented) batches; built without a
+    # preprocessor that pipeline does nothing, so a task for them trains
+    # through `keras.Model.fit` itself.
+    plain_keras_loop: ClassVar[bool] = False
 
     # ------------------------------------------------------------ recipes
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
@@ -158,7 +166,9 @@ class Task:
             verbose: Any = "auto") -> None:
         """Train from `initial_epoch` to `epochs`, calling `callbacks`."""
         validation, first = self.validation(model, splits, batch_size, seed)
-        model.fit(
+        fit = (functools.partial(keras.Model.fit, model)
+               if self.plain_keras_loop else model.fit)
+        fit(
             self.train_batches(splits, batch_size, seed, initial_epoch),
             validation_data=validation, validation_batch_size=batch_size,
             epochs=epochs, initial_epoch=initial_epoch,

@@ -176,6 +176,7 @@ class LanguageModelingTask(Task):
     defaults = {"loss": "sparse_categorical_crossentropy",
                 "metrics": ["accuracy"], "monitor": "val_loss"}
     owns_tokenizer = True
+    plain_keras_loop = True
 
     # ------------------------------------------------------------ recipes
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
@@ -298,25 +299,6 @@ class LanguageModelingTask(Task):
         `val_bits_per_character` from `val_loss`."""
         return window_data(splits.validation), [StreamMetrics(
             tokens_per_character(splits.validation))]
-
-    def fit(self, model: keras.Model, splits: Splits, *, batch_size: int,
-            seed: int, epochs: int, initial_epoch: int,
-            callbacks: list[keras.callbacks.Callback],
-            verbose: Any = "auto") -> None:
-        """`fit` on `StreamBatches`, validating every epoch.
-
-        keras-hub's task models (`GPT2CausalLM`) wrap `fit` in their
-        preprocessing pipeline, which takes arrays or tf.data / grain
-        datasets but not a `keras.utils.PyDataset`; without a preprocessor
-        that pipeline does nothing, so the plain Keras loop runs instead.
-        """
-        validation, first = self.validation(model, splits, batch_size, seed)
-        keras.Model.fit(
-            model, self.train_batches(splits, batch_size, seed,
-                                      initial_epoch),
-            validation_data=validation, validation_batch_size=batch_size,
-            epochs=epochs, initial_epoch=initial_epoch,
-            callbacks=[*first, *callbacks], verbose=verbose)
 
     def evaluate(self, model: keras.Model, pair: tuple, batch_size: int,
                  seed: int = 0) -> dict[str, float]:

@@ -53,7 +53,6 @@ from kerakit.tasks.base import Task
 from kerakit.tasks.text_classification import bert_preprocessor
 from kerakit.tasks.text_classification import check_text_recipe
 from kerakit.tasks.text_classification import evaluate_plain
-from kerakit.tasks.text_classification import fit_plain
 from kerakit.tasks.text_classification import model_sizes
 from kerakit.tasks.text_classification import texts_to_predict
 
@@ -127,6 +126,7 @@ class MaskedLanguageModelingTask(Task):
                 "metrics": ["accuracy"], "monitor": "val_loss"}
     weighted_metrics = True
     owns_tokenizer = True
+    plain_keras_loop = True
 
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
         """A text source, a WordPiece or preset tokenizer, the MLM head."""
@@ -203,10 +203,6 @@ class MaskedLanguageModelingTask(Task):
     def fit_data(self, x: Any, y: Any) -> tuple:
         """`(inputs, mask ids, mask weights)` of a masked split."""
         return x, y["mask_ids"], y["mask_weights"]
-
-    def fit(self, model: keras.Model, splits: Splits, **kwargs: Any) -> None:
-        """Re-masked batches through the plain Keras loop (`fit_plain`)."""
-        fit_plain(self, model, splits, **kwargs)
 
     def evaluate(self, model: keras.Model, pair: tuple, batch_size: int,
                  seed: int = 0) -> dict[str, float]:

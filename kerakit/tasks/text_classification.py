@@ -42,7 +42,6 @@ from kerakit.data.splits import given_splits
 from kerakit.data.splits import split_raw
 from kerakit.data.text import as_texts
 from kerakit.data.text import is_text
-from kerakit.tasks.base import Task
 from kerakit.tasks.classification import ClassificationTask
 
 
@@ -142,29 +141,10 @@ def check_text_splits(parts: dict[str, tuple], dataset: str,
                 raise DataError(str(err)) from None
 
 
-def fit_plain(task: Task, model: keras.Model, splits: Splits, *,
-              batch_size: int, seed: int, epochs: int, initial_epoch: int,
-              callbacks: list[keras.callbacks.Callback],
-              verbose: Any = "auto") -> None:
-    """`Task.fit` through the plain Keras loop.
-
-    keras-hub's task models (`BertTextClassifier`, `T5Seq2SeqLM`) wrap
-    `fit` in their preprocessing pipeline, which takes arrays or tf.data /
-    grain datasets but not the `keras.utils.PyDataset` of shuffled (and
-    re-masked) batches; built without a preprocessor that pipeline does
-    nothing, so `keras.Model.fit` runs instead.
-    """
-    validation, first = task.validation(model, splits, batch_size, seed)
-    keras.Model.fit(
-        model, task.train_batches(splits, batch_size, seed, initial_epoch),
-        validation_data=validation, validation_batch_size=batch_size,
-        epochs=epochs, initial_epoch=initial_epoch,
-        callbacks=[*first, *callbacks], verbose=verbose)
-
-
 def evaluate_plain(model: keras.Model, x: Any, y: Any, weights: Any,
                    batch_size: int) -> dict[str, float]:
-    """`keras.Model.evaluate` (see `fit_plain`) as a dict of floats."""
+    """`keras.Model.evaluate` (see `Task.plain_keras_loop`) as a dict of
+    floats."""
     out = keras.Model.evaluate(model, x, y, sample_weight=weights,
                                batch_size=batch_size, return_dict=True,
                                verbose=0)
@@ -190,6 +170,7 @@ class TextClassificationTask(ClassificationTask):
                    "training split (or a preset's); predict takes strings")
     model_tasks = ("text_classification",)
     owns_tokenizer = True
+    plain_keras_loop = True
 
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
         """A WordPiece or preset tokenizer, the classifier head."""
@@ -224,10 +205,6 @@ class TextClassificationTask(ClassificationTask):
     def fit_data(self, x: Any, y: Any) -> tuple:
         """`(bert_features(x), y)`."""
         return bert_features(x), y
-
-    def fit(self, model: keras.Model, splits: Splits, **kwargs: Any) -> None:
-        """Shuffled batches through the plain Keras loop (`fit_plain`)."""
-        fit_plain(self, model, splits, **kwargs)
 
     def evaluate(self, model: keras.Model, pair: tuple, batch_size: int,
                  seed: int = 0) -> dict[str, float]:

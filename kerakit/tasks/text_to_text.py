@@ -53,7 +53,6 @@ from kerakit.tasks.base import Task
 from kerakit.tasks.text_classification import check_text_recipe
 from kerakit.tasks.text_classification import check_text_splits
 from kerakit.tasks.text_classification import evaluate_plain
-from kerakit.tasks.text_classification import fit_plain
 from kerakit.tasks.text_classification import texts_to_predict
 
 DECODES = "decodes.tsv"
@@ -81,6 +80,7 @@ class TextToTextTask(Task):
                 "metrics": ["accuracy"], "monitor": "val_loss"}
     weighted_metrics = True
     owns_tokenizer = True
+    plain_keras_loop = True
 
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:
         """A character or word-piece tokenizer learned on the training
@@ -130,9 +130,6 @@ class TextToTextTask(Task):
         """Teacher-forced loss and per-id accuracy over real target ids."""
         return evaluate_plain(model, *self.fit_data(*pair), batch_size)
 
-    def fit(self, model: keras.Model, splits: Splits, **kwargs: Any) -> None:
-        """Shuffled batches through the plain Keras loop (`fit_plain`)."""
-        fit_plain(self, model, splits, **kwargs)
 
     @staticmethod
     def decode(model: keras.Model, pre: TextPairPreprocessor,

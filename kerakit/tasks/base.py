@@ -163,8 +163,13 @@ class Task:
     def fit(self, model: keras.Model, splits: Splits, *, batch_size: int,
             seed: int, epochs: int, initial_epoch: int,
             callbacks: list[keras.callbacks.Callback],
-            verbose: Any = "auto") -> None:
-        """Train from `initial_epoch` to `epochs`, calling `callbacks`."""
+            verbose: Any = "auto", run_dir: Path | None = None) -> None:
+        """Train from `initial_epoch` to `epochs`, calling `callbacks`.
+
+        `run_dir` is the run directory, for a task that keeps more state
+        than the model's weights between epochs (an agent's replay buffer);
+        the workflow passes it, and `clear_run_files` must know the names.
+        """
         validation, first = self.validation(model, splits, batch_size, seed)
         fit = (functools.partial(keras.Model.fit, model)
                if self.plain_keras_loop else model.fit)

@@ -196,7 +196,7 @@ class GraphClassificationTask(ClassificationTask):
     def fit(self, model: keras.Model, splits: Splits, *, batch_size: int,
             seed: int, epochs: int, initial_epoch: int,
             callbacks: list[keras.callbacks.Callback],
-            verbose: Any = "auto") -> None:
+            verbose: Any = "auto", run_dir: Path | None = None) -> None:
         """`model.fit` on shuffled unions, validating every epoch."""
         train = GraphBatches(model, *splits.train, batch_size, seed=seed,
                              epoch=initial_epoch, shuffle=True)

@@ -273,7 +273,7 @@ class NodeClassificationTask(ClassificationTask):
     def fit(self, model: keras.Model, splits: Splits, *, batch_size: int,
             seed: int, epochs: int, initial_epoch: int,
             callbacks: list[keras.callbacks.Callback],
-            verbose: Any = "auto") -> None:
+            verbose: Any = "auto", run_dir: Path | None = None) -> None:
         """Full-batch `model.fit`, validating on the validation mask."""
         x = graph_arrays(model, splits.train[0])
         y, weights = self.targets(splits.train[1])

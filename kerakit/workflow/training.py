@@ -267,7 +267,7 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
                  initial_epoch=state["epoch"],
                  callbacks=[run_cb, keras.callbacks.TensorBoard(
                      str(run_dir / "tensorboard"), write_graph=False),
-                     *(callbacks or [])], verbose=verbose)
+                     *(callbacks or [])], verbose=verbose, run_dir=run_dir)
     if run_cb.nan_at is not None:
         state["status"] = "diverged"
         runs.write_json(run_dir / STATE, state)

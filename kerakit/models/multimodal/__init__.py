@@ -1,0 +1,1 @@
+"""Multimodal models: CLIP and Whisper on keras-hub, and kerakit's ViLBERT."""

@@ -1,0 +1,1 @@
+"""Networks of reinforcement-learning agents: Q-networks, policies, critics."""

@@ -35,3 +35,19 @@ def _fresh_keras_state():
 @pytest.fixture
 def backend() -> str:
     return keras.backend.backend()
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test (RL tests: tiny networks, one step at a
+    time). On a shared 2-core CPU a second thread made each call ~10-20x
+    slower (measured); other backends are left alone."""
+    if keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -68,6 +68,9 @@ class Recipe:
             `"seq2seq"`, `"node_classification"`,
             `"graph_classification"`); a recipe without one gets the
             model's default.
+        agent: Reinforcement learning (`task = "reinforcement_learning"`):
+            the agent's `name` (`"dqn"`, `"reinforce"`, `"a2c"`),
+            `steps_per_epoch` and its settings (`kerakit.rl`).
         source: The file the recipe came from.
         overrides: The dotted overrides applied on top of the file.
     """
@@ -88,6 +91,7 @@ class Recipe:
     run_eagerly: bool = False
     task: str = ""
     description: str = ""
+    agent: dict = dataclasses.field(default_factory=dict)
     source: str = "<dict>"
     overrides: dict = dataclasses.field(default_factory=dict)
 

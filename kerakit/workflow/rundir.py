@@ -37,11 +37,13 @@ RUN_FILES = ("state.json", CHECKPOINT, "best.keras", "metrics.json",
              "dataset.json", "history.csv", "history.json",
              "learning_curves.png", "samples.png", "tensorboard",
              # The text tasks' reports (language modelling, text to text).
-             "samples.txt", "decodes.tsv")
+             "samples.txt", "decodes.tsv",
+             # Reinforcement learning: the agent's state, the returns plot.
+             "agent_state.npz", "agent_state.previous.npz", "episodes.png")
 # Left by a crash between writing a temporary file and renaming it.
 _TEMPORARY = ("best.tmp.keras", "checkpoint.tmp.weights.h5",
               "history.csv.tmp", "learning_curves.tmp.png",
-              "samples.tmp.png")
+              "samples.tmp.png", "agent_state.tmp.npz", "episodes.tmp.png")
 
 
 class RunDirError(RuntimeError):

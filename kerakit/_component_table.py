@@ -97,6 +97,12 @@ LAYERS = [
     _row("contrastive_logits", _KL + "ContrastiveLogits",
          "Pair similarity logits with a learnable temperature (kerakit).",
          "logit_scale"),
+    _row("co_attention", _KL + "CoAttention",
+         "ViLBERT's co-attentional transformer layer: two streams trade "
+         "keys and values (kerakit).", "co_trm"),
+    _row("region_embedding", _KL + "RegionEmbedding",
+         "Image regions plus their boxes to visual tokens behind [IMG] "
+         "(ViLBERT; kerakit)."),
 ]
 
 _A = "keras:activations."

@@ -239,8 +239,10 @@ class ModelTestCase:
         got = _shapes(outputs)
         if got != _with_batch(expected, expected_batch(expected)):
             raise AssertionError(f"output shape {got}, expected {expected}")
-        symbolic = _shapes(model.outputs if len(model.outputs) > 1 else
-                           model.outputs[0])
+        # `model.output` keeps a dict of named outputs (CLIP's) as a dict.
+        symbolic = _shapes(model.output if isinstance(model.output, dict)
+                           else model.outputs if len(model.outputs) > 1
+                           else model.outputs[0])
         if not _fits(symbolic, got):
             raise AssertionError(
                 f"symbolic output shape {symbolic} does not match {expected}"

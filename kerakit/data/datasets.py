@@ -98,6 +98,17 @@ def load_dataset(spec: dict[str, Any]) -> RawData:
 
         pairs, classes = load_text_pairs(name, spec)
         raw = RawData(name, pairs, None, None, len(classes), classes, 1.0)
+    elif name in ("digit_captions", "colored_digit_captions") or \
+            name.startswith("pairs:"):
+        # Images (x) and their captions (y); the contrastive and matching
+        # tasks read `kerakit.data.image_text` themselves.
+        from kerakit.data.image_text import load_image_text
+
+        pairs = load_image_text(name, spec, seed=0)
+        raw = RawData(name, (pairs.images, np.array(pairs.captions,
+                                                     dtype=object)),
+                      None, None, len(pairs.class_names),
+                      pairs.class_names, 1.0)
     elif name.startswith("generated:"):
         raw = _load_generated(name[10:], spec)
     elif name.startswith("tfds:"):

@@ -93,6 +93,14 @@ def _vocabulary_size(model: keras.Model) -> int:
     return min(dims) if dims else 2
 
 
+def _position_limit(model: keras.Model) -> int | None:
+    """A model of kerakit's own: its shortest learned position table."""
+    lengths = [layer.sequence_length for layer in model._flatten_layers()
+               if type(layer).__name__ == "PositionEmbedding"
+               and isinstance(getattr(layer, "sequence_length", None), int)]
+    return min(lengths) if lengths else None
+
+
 def _role(name: str) -> str:
     name = name.lower()
     if name.endswith("positions"):
@@ -127,7 +135,8 @@ def draw(model: keras.Model, batch: int, seed: int = 0,
     """
     rng = np.random.default_rng(seed)
     length = FREE_LENGTH
-    max_length = _config(model, "max_sequence_length")
+    max_length = (_config(model, "max_sequence_length")
+                  or _position_limit(model))
     if max_length:
         length = min(length, max_length)
     arrays = []

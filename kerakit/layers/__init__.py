@@ -3,6 +3,7 @@
 See `kerakit.components.list("layers")` for the names users can give.
 """
 
+from kerakit.layers.co_attention import CoAttention
 from kerakit.layers.contrastive_logits import ContrastiveLogits
 from kerakit.layers.drop_path import DropPath
 from kerakit.layers.gat_conv import GATConv
@@ -14,8 +15,10 @@ from kerakit.layers.graph_transformer_attention import (
 from kerakit.layers.instance_norm import InstanceNormalization
 from kerakit.layers.patch_embedding import PatchEmbedding
 from kerakit.layers.random_sign_flip import RandomSignFlip
+from kerakit.layers.region_embedding import RegionEmbedding
 
 __all__ = [
+    "CoAttention",
     "ContrastiveLogits",
     "DropPath",
     "GATConv",
@@ -25,4 +28,5 @@ __all__ = [
     "InstanceNormalization",
     "PatchEmbedding",
     "RandomSignFlip",
+    "RegionEmbedding",
 ]

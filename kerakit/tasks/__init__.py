@@ -7,10 +7,13 @@ family adds a task module, not a branch in the training loop.
 
 Example:
 >>> list_tasks()  # doctest: +NORMALIZE_WHITESPACE
-['classification', 'generative', 'graph_classification',
- 'language_modeling', 'masked_language_modeling', 'node_classification',
- 'reconstruction', 'regression', 'seq2seq', 'text_classification',
- 'text_to_text']
+['classification', 'contrastive_image_text', 'generative',
+ 'graph_classification',
+ 'image_text_matching', 'language_modeling', 'masked_language_modeling',
+ 'node_classification',
+ 'reconstruction', 'regression', 'reinforcement_learning', 'seq2seq',
+ 'speech_recognition', 'text_classification', 'text_to_text',
+ 'visual_question_answering']
 >>> default_task("lenet5"), default_task("vae"), default_task("gcn")
 ('classification', 'generative', 'node_classification')
 """
@@ -21,16 +24,23 @@ import difflib
 
 from kerakit.tasks.base import Task
 from kerakit.tasks.classification import ClassificationTask
+from kerakit.tasks.contrastive_image_text import ContrastiveImageTextTask
 from kerakit.tasks.generative import GenerativeTask
 from kerakit.tasks.graph_classification import GraphClassificationTask
+from kerakit.tasks.image_text_matching import ImageTextMatchingTask
 from kerakit.tasks.language_modeling import LanguageModelingTask
 from kerakit.tasks.masked_language_modeling import MaskedLanguageModelingTask
 from kerakit.tasks.node_classification import NodeClassificationTask
 from kerakit.tasks.reconstruction import ReconstructionTask
+from kerakit.tasks.reinforcement_learning import ReinforcementLearningTask
 from kerakit.tasks.regression import RegressionTask
 from kerakit.tasks.seq2seq import Seq2SeqTask
+from kerakit.tasks.speech_recognition import SpeechRecognitionTask
 from kerakit.tasks.text_classification import TextClassificationTask
 from kerakit.tasks.text_to_text import TextToTextTask
+from kerakit.tasks.visual_question_answering import (
+    VisualQuestionAnsweringTask,
+)
 
 _TASKS: dict[str, Task] = {}
 
@@ -98,8 +108,12 @@ for _task in (ClassificationTask, RegressionTask, ReconstructionTask,
               GenerativeTask, Seq2SeqTask, NodeClassificationTask,
               GraphClassificationTask, LanguageModelingTask,
               TextClassificationTask, MaskedLanguageModelingTask,
-              TextToTextTask):
+              TextToTextTask, ReinforcementLearningTask):
     register_task(_task)
+register_task(ImageTextMatchingTask)
+register_task(VisualQuestionAnsweringTask)
+register_task(SpeechRecognitionTask)
+register_task(ContrastiveImageTextTask)
 
 __all__ = [
     "Task",

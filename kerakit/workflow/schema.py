@@ -57,7 +57,8 @@ DATASET = {
                   "folder:PATH | generated:reversal | graphs: "
                   "networkx:karate | networkx:cycles_vs_paths | "
                   "planetoid:DIR | tudataset:DIR | graph:PATH | text: "
-                  "text:PATH | python_docstrings"),
+                  "text:PATH | python_docstrings | reinforcement "
+                  "learning: gym:ENV_ID (e.g. gym:CartPole-v1)"),
     "train_split": Field((str,), "train"),
     "validation_split": Field((str,), "", doc="empty: carve from train"),
     "test_split": Field((str,), "test"),
@@ -76,10 +77,19 @@ DATASET = {
                        choices=("to_words", "to_digits"),
                        doc="generated:number_words: digits -> words, or "
                        "words -> digits"),
+    "held_out": Field((list, str), "default", doc="digit_captions: class "
+                      "ids kept out of training, for zero-shot testing "
+                      "(colored_digit_captions: names, e.g. 'red two'); "
+                      "'default': the dataset's own; [] holds none out"),
     "labels_per_class": Field((int,), 0, minimum=0,
                               doc="a graph without masks: training nodes "
                               "per class (0: split all nodes by the "
                               "fractions)"),
+    # The evaluation and test episodes of `gym:ENV_ID` (fixed seeds).
+    "validation_episodes": Field((int,), 10, minimum=1,
+                                 doc="gym: evaluation episodes per epoch"),
+    "test_episodes": Field((int,), 100, minimum=1,
+                           doc="gym: test episodes, run once at the end"),
 }
 
 # Generated datasets (`dataset.name = "generated:NAME"`).
@@ -98,8 +108,12 @@ LATER_DEFAULTS = {
     ("dataset", "vocabulary_size"): 10,
     ("preprocessing", "vocabulary_size"): 0,
     ("dataset", "labels_per_class"): 0,
+    ("dataset", "held_out"): "default",
     ("dataset", "direction"): "to_words",
     ("preprocessing", "row_normalize"): False,
+    ("dataset", "validation_episodes"): 10,
+    ("dataset", "test_episodes"): 100,
+    ("agent",): {},
 }
 
 AUGMENT = {
@@ -172,6 +186,10 @@ TOP = {
     "monitor": Field((str,), "val_accuracy", doc="default: the task's"),
     "seed": Field((int,), 0, minimum=0),
     "run_eagerly": Field((bool,), False, doc="no graph compilation (debug)"),
+    "agent": Field((dict,), {}, doc="task = 'reinforcement_learning': name "
+                   "= dqn | reinforce | a2c, steps_per_epoch and the "
+                   "agent's settings (kerakit.rl.agent_defaults); the task "
+                   "checks them"),
 }
 
 
@@ -473,6 +491,11 @@ def validate(raw: dict) -> dict[str, Any]:
                      Field((str,), choices=lambda: names("metrics")))
     fields["metrics"] = tuple(metrics)
     _check_task(fields, loss_name)
+    if fields["agent"] and not getattr(get_task(fields["task"]),
+                                       "trains_agent", False):
+        _fail("agent", "applies only to task = 'reinforcement_learning' "
+              f"(an agent on an environment); task is {fields['task']!r}: "
+              "remove the [agent] table.")
     if not get_task(fields["task"]).owns_tokenizer:
         _check_tokenizer(fields)
     allowed = ["loss", "val_loss"] + [

@@ -295,7 +295,7 @@ def resolve_dataset(dataset: dict[str, Any]) -> str:
     """
     name = dataset["name"]
     for prefix in ("npz:", "folder:", "graph:", "planetoid:", "tudataset:",
-                   "text:"):
+                   "text:", "audio:", "pairs:"):
         if name.startswith(prefix):
             return prefix + str(Path(name[len(prefix):]).expanduser()
                                 .absolute())

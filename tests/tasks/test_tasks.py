@@ -26,10 +26,12 @@ from kerakit.workflow.recipes import recipe_from_dict
 
 def test_the_built_in_tasks_are_listed():
     assert kerakit.list_tasks() == list_tasks() == [
-        "classification", "generative", "graph_classification",
-        "language_modeling", "masked_language_modeling",
-        "node_classification", "reconstruction", "regression", "seq2seq",
-        "text_classification", "text_to_text"]
+        "classification", "contrastive_image_text", "generative",
+        "graph_classification", "image_text_matching", "language_modeling",
+        "masked_language_modeling", "node_classification", "reconstruction",
+        "regression", "reinforcement_learning", "seq2seq",
+        "speech_recognition", "text_classification", "text_to_text",
+        "visual_question_answering"]
 
 
 def test_lazy_facade_names_work_in_a_fresh_process():
@@ -51,7 +53,7 @@ def test_kerakit_tasks_prints_one_line_each(capsys):
 
 def test_unknown_task_lists_the_known_ones():
     with pytest.raises(ValueError, match="Did you mean 'regression'.*"
-                       "classification, generative"):
+                       "classification, contrastive_image_text, generative"):
         get_task("regresion")
     with pytest.raises(RecipeError, match="field 'task'.*seq2seq"):
         load_recipe("lenet_digits", {"task": "ranking"})
@@ -152,7 +154,7 @@ class _OwnLoopTask(Task):
         return np.asarray(y, "float32")[:, None]
 
     def fit(self, model, splits, *, batch_size, seed, epochs, initial_epoch,
-            callbacks, verbose="auto"):
+            callbacks, verbose="auto", run_dir=None):
         x, y = self.fit_data(*splits.train)
         callbacks = keras.callbacks.CallbackList(callbacks, model=model)
         callbacks.on_train_begin()

@@ -54,6 +54,10 @@ def __getattr__(name: str):
         from kerakit.workflow.inference import predict
 
         return predict
+    if name == "act":  # a reinforcement-learning run's greedy policy
+        from kerakit.tasks.rl_support import act
+
+        return act
     if name == "tune":  # pulls in KerasTuner
         from kerakit.tuning import tune
 
@@ -62,6 +66,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "act",
     "build",
     "components",
     "export",

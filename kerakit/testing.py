@@ -239,8 +239,13 @@ class ModelTestCase:
         got = _shapes(outputs)
         if got != _with_batch(expected, expected_batch(expected)):
             raise AssertionError(f"output shape {got}, expected {expected}")
-        # `model.output` keeps a dict of named outputs (CLIP's) as a dict.
-        symbolic = _shapes(model.output if isinstance(model.output, dict)
+        # `model.output` keeps a dict of named outputs (CLIP's) as a dict;
+        # a subclassed model (the GAN) has none.
+        try:
+            named = model.output
+        except (AttributeError, ValueError):
+            named = None
+        symbolic = _shapes(named if isinstance(named, dict)
                            else model.outputs if len(model.outputs) > 1
                            else model.outputs[0])
         if not _fits(symbolic, got):

@@ -49,7 +49,6 @@ from kerakit.data.splits import fingerprint_parts
 from kerakit.data.splits import given_splits
 from kerakit.data.splits import split_raw
 from kerakit.data.text_pairs import END_ID
-from kerakit.data.text_pairs import PAD_ID
 from kerakit.data.text_pairs import TOKENIZERS
 from kerakit.data.text_pairs import PieceTokenizer
 from kerakit.data.text_pairs import TaggedPreprocessing
@@ -58,6 +57,7 @@ from kerakit.tasks.text_classification import evaluate_plain
 from kerakit.tasks.text_to_text import DECODES
 from kerakit.tasks.text_to_text import NUM_BEAMS
 from kerakit.tasks.text_to_text import TextToTextTask
+from kerakit.tasks.text_to_text import decode_in_batches
 from kerakit.tasks.text_to_text import normalise
 
 FRAMES_PER_SECOND = 100
@@ -279,14 +279,8 @@ class SpeechRecognitionTask(Task):
         """Transcripts of log-mel features (`"greedy"` or `"beam"`)."""
         from kerakit.models.multimodal.whisper import transcribe_tokens
 
-        texts = []
-        for start in range(0, len(features), batch_size):
-            ids = transcribe_tokens(
-                model, features[start:start + batch_size],
-                pre.target_length, start_id=PAD_ID, end_id=END_ID,
-                sampler=sampler, num_beams=NUM_BEAMS)
-            texts.extend(pre.decode(ids))
-        return texts
+        return decode_in_batches(transcribe_tokens, model, pre, features,
+                                 sampler, batch_size)
 
     def report(self, model: keras.Model, splits: Splits, run_dir: Path,
                seed: int) -> dict[str, Any]:

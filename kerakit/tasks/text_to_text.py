@@ -69,6 +69,28 @@ def normalise(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def decode_in_batches(generate: Any, model: keras.Model, pre: Any,
+                      inputs: np.ndarray, sampler: str,
+                      batch_size: int) -> list[str]:
+    """Texts decoded from `inputs` a batch at a time.
+
+    `generate(model, batch, max_length, start_id=, end_id=, sampler=,
+    num_beams=)` is a model family's decoding helper (T5's
+    `generate_text_tokens`, Whisper's `transcribe_tokens`); `pre.decode`
+    turns its ids into texts, and `pre.target_length` bounds them.
+
+    Example:
+        decode_in_batches(generate_text_tokens, model, pre, ids, "beam", 64)
+    """
+    texts = []
+    for start in range(0, len(inputs), batch_size):
+        ids = generate(model, inputs[start:start + batch_size],
+                       pre.target_length, start_id=PAD_ID, end_id=END_ID,
+                       sampler=sampler, num_beams=NUM_BEAMS)
+        texts.extend(pre.decode(ids))
+    return texts
+
+
 class TextToTextTask(Task):
     """Source texts -> target texts with a T5 model (see module doc)."""
 
@@ -138,14 +160,8 @@ class TextToTextTask(Task):
         """Decoded texts of encoded sources (`"greedy"` or `"beam"`)."""
         from kerakit.models.transformer.t5 import generate_text_tokens
 
-        texts = []
-        for start in range(0, len(source_ids), batch_size):
-            ids = generate_text_tokens(
-                model, source_ids[start:start + batch_size],
-                pre.target_length, start_id=PAD_ID, end_id=END_ID,
-                sampler=sampler, num_beams=NUM_BEAMS)
-            texts.extend(pre.decode(ids))
-        return texts
+        return decode_in_batches(generate_text_tokens, model, pre,
+                                 source_ids, sampler, batch_size)
 
     def report(self, model: keras.Model, splits: Splits, run_dir: Path,
                seed: int) -> dict[str, Any]:

@@ -64,6 +64,7 @@ def test_train_resume_exactly_predict_and_act(tmp_path):
     assert out["actions"].shape == (2,) and out["actions"].dtype == "int64"
     np.testing.assert_array_equal(act(run, observations), out["actions"])
     assert act(run, observations[0]) == out["actions"][0]
+    assert kerakit.act is act  # the facade names the same helper
     np.save(tmp_path / "obs.npy", observations)
     assert kerakit.predict(run, str(tmp_path / "obs.npy"))[
         "actions"].tolist() == out["actions"].tolist()

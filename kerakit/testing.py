@@ -337,15 +337,22 @@ class ModelTestCase:
 
     def run_precision_test(
         self, fn: Callable[..., keras.Model], init_kwargs: Mapping[str, Any],
-        input_data: Any, policies: Sequence[str] | None = None,
+        input_data: Any, policies: Sequence[str] | None = None, *,
+        train: bool = False, targets: Any = None, loss: Any = None,
+        fit_kwargs: Mapping[str, Any] | None = None,
+        loss_key: str = "loss",
     ) -> None:
-        """Check mixed-precision builds (the standard test's item 6).
+        """Check builds in other precisions (the standard test's item 6).
 
-        For each policy (by default `"mixed_bfloat16"` and
-        `"mixed_float16"`), every layer, nested ones included, takes the
-        policy (`dtype` reaches every layer), every float variable stays in
-        the variable dtype (float32), and every float output is finite and
-        in the compute dtype.
+        For each policy name (by default `"mixed_bfloat16"` and
+        `"mixed_float16"`; `"bfloat16"` and `"float32"` work too), every
+        layer, nested ones included, takes the policy (`dtype` reaches
+        every layer), every float variable is in the policy's variable
+        dtype, and every float output is finite and in its compute dtype
+        (or, like keras-hub's language-model logits, its variable dtype).
+        With `train`, one training step on `targets` (`loss=None` for a
+        model that adds its own) keeps the loss finite and the variables in
+        their dtype.
 
         Example:
         >>> from kerakit.models.mlp.mlp import mlp
@@ -356,39 +363,76 @@ class ModelTestCase:
         for name in policies or ("mixed_bfloat16", "mixed_float16"):
             policy = keras.dtype_policies.get(name)
             model = fn(**{**init_kwargs, "dtype": name})
-            wrong = [
-                f"{layer.path}: {layer.dtype_policy.name}"
-                for layer in _all_layers(model)
-                # Inputs have a dtype, not a policy, and a nested model
-                # computes nothing itself: its layers carry the policy.
-                if not isinstance(layer, (keras.layers.InputLayer,
-                                          keras.Model))
-                and layer.dtype_policy.name != policy.name
-            ]
-            if wrong:
-                raise AssertionError(f"layers without dtype={name!r}: {wrong}")
-            wrong = [
-                f"{v.path}: {v.dtype}" for v in model.variables
-                if _is_float(v.dtype) and v.dtype != policy.variable_dtype
-            ]
-            if wrong:
-                raise AssertionError(
-                    f"{name}: variables not in {policy.variable_dtype}: {wrong}"
-                )
-            outputs = keras.tree.flatten(model(input_data, training=False))
-            wrong = [
-                str(o.dtype) for o in outputs
-                if _is_float(o.dtype)
-                and keras.backend.standardize_dtype(o.dtype)
-                != policy.compute_dtype
-            ]
-            if wrong:
-                raise AssertionError(
-                    f"{name}: outputs in {wrong}, not {policy.compute_dtype}"
-                )
-            for array in _to_numpy(outputs):
-                if not np.all(np.isfinite(array)):
-                    raise AssertionError(f"{name}: output is not finite")
+            self._check_policy(model, policy, input_data)
+            if train:
+                self._check_precision_step(model, policy, input_data,
+                                           targets, loss, fit_kwargs,
+                                           loss_key)
+
+    def _check_policy(self, model: keras.Model, policy: Any,
+                      input_data: Any) -> None:
+        name = policy.name
+        wrong = [
+            f"{layer.path}: {layer.dtype_policy.name}"
+            for layer in _all_layers(model)
+            # Inputs have a dtype, not a policy, and a nested model
+            # computes nothing itself: its layers carry the policy.
+            if not isinstance(layer, (keras.layers.InputLayer, keras.Model))
+            and layer.dtype_policy.name != name
+        ]
+        if wrong:
+            raise AssertionError(f"layers without dtype={name!r}: {wrong}")
+        self._check_variable_dtypes(model, policy)
+        outputs = keras.tree.flatten(model(input_data, training=False))
+        # keras-hub's language-model heads return float32 logits under a
+        # mixed policy on purpose (a softmax over a large vocabulary loses
+        # precision in 16 bits), so the variable dtype is right too.
+        allowed = {policy.compute_dtype, policy.variable_dtype}
+        wrong = [
+            str(o.dtype) for o in outputs
+            if _is_float(o.dtype)
+            and keras.backend.standardize_dtype(o.dtype) not in allowed
+        ]
+        if wrong:
+            raise AssertionError(
+                f"{name}: outputs in {wrong}, not {policy.compute_dtype}"
+            )
+        for array in _to_numpy(outputs):
+            if not np.all(np.isfinite(array.astype("float32"))):
+                raise AssertionError(f"{name}: output is not finite")
+
+    @staticmethod
+    def _check_variable_dtypes(model: keras.Model, policy: Any) -> None:
+        wrong = [
+            f"{v.path}: {v.dtype}" for v in model.variables
+            if _is_float(v.dtype) and v.dtype != policy.variable_dtype
+        ]
+        if wrong:
+            raise AssertionError(
+                f"{policy.name}: variables not in {policy.variable_dtype}: "
+                f"{wrong}"
+            )
+
+    def _check_precision_step(
+        self, model: keras.Model, policy: Any, x: Any, y: Any, loss: Any,
+        fit_kwargs: Mapping[str, Any] | None, loss_key: str,
+    ) -> None:
+        # Eager where tracing costs more than the step (as in
+        # `_check_training`); JAX keeps jit, its eager ops each compile.
+        deep = (keras.backend.backend() == "tensorflow"
+                and len(model.layers) > self.max_traced_layers)
+        model.compile(optimizer=keras.optimizers.SGD(1e-3), loss=loss,
+                      run_eagerly=deep)
+        kwargs = {"verbose": 0, "shuffle": False, **(fit_kwargs or {}),
+                  "epochs": 1}
+        batch = len(x[0] if isinstance(x, (list, tuple)) else
+                    next(iter(x.values())) if isinstance(x, dict) else x)
+        losses = model.fit(x, y, batch_size=batch, **kwargs).history[
+            loss_key]
+        if not np.all(np.isfinite(losses)):
+            raise AssertionError(
+                f"{policy.name}: training loss is not finite: {losses}")
+        self._check_variable_dtypes(model, policy)
 
     def run_layout_test(
         self, fn: Callable[..., keras.Model], init_kwargs: Mapping[str, Any],

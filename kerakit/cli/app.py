@@ -27,6 +27,7 @@ from collections.abc import Callable
 from collections.abc import Sequence
 
 from kerakit import _quiet
+from kerakit.cli import bench as bench_cli
 from kerakit.cli import components as components_cli
 from kerakit.cli import errors
 from kerakit.cli import export as export_cli
@@ -45,6 +46,8 @@ _COMMANDS: dict[str, tuple[str, Callable, Callable]] = {
                    components_cli.add_arguments, components_cli.run),
     "export": ("export a model or run for deployment (SavedModel, ONNX)",
                export_cli.add_arguments, export_cli.run),
+    "bench": ("time training settings (backend, precision, layout) here",
+              bench_cli.add_arguments, bench_cli.run),
 }
 
 # train / evaluate / predict / recipes live in kerakit.cli.train.

@@ -67,6 +67,63 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def add_factory_arguments(parser: Any) -> None:
+    """`--input-shape`, `--num-classes` and `--set` of the commands that
+    build a model from its factory (build, bench)."""
+    parser.add_argument("--input-shape", type=parse_shape,
+                        help="shape without batch, e.g. 32,32,3")
+    parser.add_argument("--num-classes", type=int)
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="any other factory argument (JSON values)")
+
+
+def factory_kwargs(args: Any) -> dict[str, Any]:
+    """The factory arguments of `add_factory_arguments` options.
+
+    Example:
+    >>> import argparse
+    >>> factory_kwargs(argparse.Namespace(
+    ...     input_shape=(8,), num_classes=None, set=["widths=[4, 4]"]))
+    {'widths': (4, 4), 'input_shape': (8,)}
+    """
+    kwargs = {k: tuple(v) if isinstance(v, list) else v
+              for k, v in parse_assignments(args.set).items()}
+    if args.input_shape is not None:
+        kwargs["input_shape"] = args.input_shape
+    if args.num_classes is not None:
+        kwargs["num_classes"] = args.num_classes
+    return kwargs
+
+
+# Choices of `--precision` (kerakit.precision.RECIPE_PRECISIONS; repeated
+# here so that `--help` does not import Keras).
+PRECISION_CHOICES = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+
+
+def add_precision(parser: Any) -> None:
+    """The `--precision` option of the commands that train."""
+    parser.add_argument(
+        "--precision", choices=PRECISION_CHOICES,
+        help="the model's dtype policy (recipe field precision); auto: "
+        "mixed_bfloat16 on a CPU with native bfloat16 (AMX, AVX512-BF16), "
+        "else float32")
+
+
+def recipe_overrides(args: Any, items: Sequence[str]) -> dict[str, Any]:
+    """`--set` assignments plus the options that stand for recipe fields.
+
+    Example:
+    >>> import argparse
+    >>> recipe_overrides(argparse.Namespace(precision="auto"), ["epochs=2"])
+    {'epochs': 2, 'precision': 'auto'}
+    """
+    overrides = parse_assignments(items)
+    if getattr(args, "precision", None):
+        overrides["precision"] = args.precision
+    return overrides
+
+
 def parse_assignments(items: Sequence[str]) -> dict[str, Any]:
     """Parse `key=value` items into a dict.
 

@@ -15,8 +15,8 @@ import os
 
 from kerakit.cli.common import CLIError
 from kerakit.cli.common import console as _console
-from kerakit.cli.common import parse_assignments
-from kerakit.cli.common import parse_shape
+from kerakit.cli.common import add_factory_arguments
+from kerakit.cli.common import factory_kwargs
 
 
 def _add_list(parser: argparse.ArgumentParser) -> None:
@@ -78,12 +78,7 @@ def _run_info(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- build
 def _add_build(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="registered model name")
-    parser.add_argument("--input-shape", type=parse_shape,
-                        help="shape without batch, e.g. 32,32,3")
-    parser.add_argument("--num-classes", type=int)
-    parser.add_argument("--set", action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="any other factory argument (JSON values)")
+    add_factory_arguments(parser)
     parser.add_argument("--summary", action="store_true",
                         help="print the layer summary")
     parser.add_argument("--plot", metavar="FILE",
@@ -135,15 +130,7 @@ def _run_build(args: argparse.Namespace) -> int:
     import kerakit
 
     _check_outputs(args)
-    kwargs = parse_assignments(args.set)
-    for key, value in kwargs.items():
-        if isinstance(value, list):
-            kwargs[key] = tuple(value)
-    if args.input_shape is not None:
-        kwargs["input_shape"] = args.input_shape
-    if args.num_classes is not None:
-        kwargs["num_classes"] = args.num_classes
-    model = kerakit.build(args.model, **kwargs)
+    model = kerakit.build(args.model, **factory_kwargs(args))
     console = _console()
     if args.summary:
         model.summary(print_fn=lambda line, **_: console.print(line,

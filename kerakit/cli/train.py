@@ -6,6 +6,7 @@ functions, after `--backend` has taken effect.
 Example:
     kerakit train                       # the offline default, lenet_digits
     kerakit train mlp_digits --set epochs=5 --set optimizer.learning_rate=3e-3
+    kerakit train resnet_digits --precision auto
     kerakit evaluate runs/lenet_digits-<hash>-jax
     kerakit predict runs/lenet_digits-<hash>-jax digits.npy
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+from kerakit.cli.common import add_precision
 
 DEFAULT_RECIPE = "lenet_digits"
 
@@ -35,6 +38,7 @@ def add_train(parser: argparse.ArgumentParser) -> None:
                         "continuing it")
     parser.add_argument("--quiet", action="store_true",
                         help="one line per epoch instead of progress bars")
+    add_precision(parser)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -42,10 +46,10 @@ def run_train(args: argparse.Namespace) -> int:
     from kerakit.workflow import training
     from kerakit.cli.common import CLIError
     from kerakit.cli.common import console as _console
-    from kerakit.cli.common import parse_assignments
+    from kerakit.cli.common import recipe_overrides
     from kerakit.workflow.recipes import load_recipe
 
-    overrides = parse_assignments(args.overrides)
+    overrides = recipe_overrides(args, args.overrides)
     recipe = load_recipe(args.recipe, overrides)
     run_dir = args.run_dir or training.default_run_dir(recipe)
     console = _console()
@@ -64,7 +68,8 @@ def run_train(args: argparse.Namespace) -> int:
         f"best epoch {metrics['best_epoch']} ({metrics['monitor']} = "
         f"{metrics['best_value']:.4f}); test: " + ", ".join(
             f"{k} {v:.4f}" for k, v in metrics["test"].items()))
-    console.print(f"run directory: {result.run_dir}")
+    console.print(f"precision: {metrics.get('precision', 'float32')}; "
+                  f"run directory: {result.run_dir}")
     return 0
 
 

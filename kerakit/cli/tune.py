@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from kerakit.cli.common import add_precision
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of `kerakit tune`."""
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="recipe override, e.g. epochs=2 (JSON values)")
+    add_precision(parser)
     parser.add_argument("--no-retrain", action="store_true",
                         help="skip retraining the best configuration")
     parser.add_argument("--overwrite", action="store_true",
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """Run `kerakit tune`; returns the exit code."""
     from kerakit import tuning
     from kerakit.cli.common import CLIError
-    from kerakit.cli.common import parse_assignments
+    from kerakit.cli.common import recipe_overrides
 
     if args.workers < 0:
         raise CLIError(f"--workers must be >= 0. Received: {args.workers}")
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         result = tuning.tune(
             args.target, tuner=args.tuner, max_trials=args.max_trials,
             directory=args.dir, workers=args.workers,
-            overrides=parse_assignments(args.set),
+            overrides=recipe_overrides(args, args.set),
             retrain=not args.no_retrain, overwrite=args.overwrite)
     except RuntimeError as err:  # failed trials or a worker: no traceback
         raise CLIError(str(err)) from None

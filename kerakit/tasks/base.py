@@ -67,6 +67,10 @@ class Task:
             model's vocabulary from it (language modelling): its
             `check_recipe` checks the `preprocessing` tokenizer fields
             instead of the schema's generic text-classification rules.
+        loss_scaling: Training goes through Keras's own train step, which
+            scales the loss under mixed float16; a task whose models or
+            agents compute their own gradients sets it False, and the
+            schema refuses `precision = "mixed_float16"` for it.
     """
 
     name: ClassVar[str] = ""
@@ -77,6 +81,7 @@ class Task:
         "metrics": ["accuracy"], "monitor": "val_accuracy"}
     weighted_metrics: ClassVar[bool] = False
     owns_tokenizer: ClassVar[bool] = False
+    loss_scaling: ClassVar[bool] = True
     # keras-hub's task models (`GPT2CausalLM`, `BertTextClassifier`,
     # `T5Seq2SeqLM`) wrap `fit` in their preprocessing pipeline, which takes
     # arrays or tf.data / grain datasets but not the `keras.utils.PyDataset`

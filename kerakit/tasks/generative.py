@@ -141,6 +141,8 @@ class GenerativeTask(Task):
     description = ("inputs only; the model owns its loss (VAE, GAN); "
                    "held-out GAN metrics; samples.png")
     model_tasks = ("generation",)
+    # The GAN computes its own gradients (no Keras loss scaling).
+    loss_scaling = False
     defaults = {"loss": "none", "metrics": [], "monitor": "val_loss"}
 
     def check_recipe(self, fields: dict[str, Any], loss_name: str) -> None:

@@ -155,6 +155,8 @@ class ReinforcementLearningTask(Task):
     description = ("an agent (dqn, reinforce, a2c) on a gym:ENV_ID "
                    "environment; val_return, episodes.png, test episodes")
     model_tasks = ("reinforcement_learning",)
+    # Agents compute their own gradients (no Keras loss scaling).
+    loss_scaling = False
     defaults = {"loss": "none", "metrics": [], "monitor": "val_return"}
     trains_agent = True
 

@@ -60,20 +60,14 @@ class RecipeHyperModel(_hypermodel_base()):
 
     def build(self, hp: Any) -> Any:
         """Build and compile the trial's model (the recipe's by default)."""
-        import keras
-
-        from kerakit.registry import build
-
         recipe = self.recipe_for(hp)
-        keras.utils.set_random_seed(recipe.seed)
         from_data = getattr(self.splits, "model_arguments", None) or {}
-        model = build(recipe.model, **recipe.model_arguments(
-            self.input_shape, self.num_classes, **from_data))
         steps = None
         if self.splits is not None:
             steps = _task(recipe).steps_per_epoch(self.splits,
                                                   recipe.batch_size)
-        return recipe.compile(model, steps_per_epoch=steps)
+        return recipe.build_model(self.input_shape, self.num_classes,
+                                  steps_per_epoch=steps, **from_data)
 
     def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
         """Fit with the trial's batch size and the recipe's early stopping.

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kerakit.precision import dtype_policy_scope
+from kerakit.precision import resolve_precision
 from kerakit.tasks import default_task
 from kerakit.tasks import get_task
 from kerakit.workflow import schema
@@ -68,6 +70,10 @@ class Recipe:
             `"seq2seq"`, `"node_classification"`,
             `"graph_classification"`); a recipe without one gets the
             model's default.
+        precision: Keras dtype policy of the model (`"float32"`,
+            `"mixed_bfloat16"`, `"mixed_float16"`), or `"auto"`: mixed
+            bfloat16 on a CPU with native bfloat16, else float32
+            (`kerakit.precision`).
         agent: Reinforcement learning (`task = "reinforcement_learning"`):
             the agent's `name` (`"dqn"`, `"reinforce"`, `"a2c"`),
             `steps_per_epoch` and its settings (`kerakit.rl`).
@@ -89,6 +95,7 @@ class Recipe:
     monitor: str
     seed: int
     run_eagerly: bool = False
+    precision: str = "float32"
     task: str = ""
     description: str = ""
     agent: dict = dataclasses.field(default_factory=dict)
@@ -154,6 +161,33 @@ class Recipe:
             if key in accepted:
                 kwargs.setdefault(key, value)
         return kwargs
+
+    def build_model(self, input_shape: Any = None,
+                    num_classes: int | None = None, *,
+                    steps_per_epoch: int | None = None,
+                    precision: str | None = None, **from_data: Any) -> Any:
+        """Build the recipe's model from its seed and compile it.
+
+        The model is built and compiled under its precision's dtype policy
+        (`precision`, default the recipe's resolved for this CPU), so every
+        layer takes it and mixed float16 gets Keras's loss scaling.
+
+        Example:
+        >>> r = load_recipe("mlp_digits")
+        >>> r.build_model((64,), 10, precision="mixed_bfloat16").layers[
+        ...     -1].dtype_policy.name
+        'mixed_bfloat16'
+        """
+        import keras
+
+        from kerakit.registry import build
+
+        keras.utils.set_random_seed(self.seed)
+        with dtype_policy_scope(precision or resolve_precision(
+                self.precision)):
+            model = build(self.model, **self.model_arguments(
+                input_shape, num_classes, **from_data))
+            return self.compile(model, steps_per_epoch=steps_per_epoch)
 
     def compile(self, model: Any, steps_per_epoch: int | None = None) -> Any:
         """Compile `model` with this recipe's optimizer, loss and metrics.

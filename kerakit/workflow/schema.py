@@ -26,6 +26,7 @@ import keras
 
 from kerakit.data.generated import GENERATED
 from kerakit.data.preprocessing import rescale_factor as data_rescale_factor
+from kerakit.precision import RECIPE_PRECISIONS
 from kerakit.tasks import default_task
 from kerakit.tasks import get_task
 from kerakit.tasks import list_tasks
@@ -114,6 +115,7 @@ LATER_DEFAULTS = {
     ("dataset", "validation_episodes"): 10,
     ("dataset", "test_episodes"): 100,
     ("agent",): {},
+    ("precision",): "float32",
 }
 
 AUGMENT = {
@@ -186,6 +188,9 @@ TOP = {
     "monitor": Field((str,), "val_accuracy", doc="default: the task's"),
     "seed": Field((int,), 0, minimum=0),
     "run_eagerly": Field((bool,), False, doc="no graph compilation (debug)"),
+    "precision": Field((str,), "float32", choices=RECIPE_PRECISIONS,
+                       doc="the model's dtype policy; auto: mixed_bfloat16 "
+                       "on a CPU with native bfloat16, else float32"),
     "agent": Field((dict,), {}, doc="task = 'reinforcement_learning': name "
                    "= dqn | reinforce | a2c, steps_per_epoch and the "
                    "agent's settings (kerakit.rl.agent_defaults); the task "
@@ -496,6 +501,12 @@ def validate(raw: dict) -> dict[str, Any]:
         _fail("agent", "applies only to task = 'reinforcement_learning' "
               f"(an agent on an environment); task is {fields['task']!r}: "
               "remove the [agent] table.")
+    if (fields["precision"] == "mixed_float16"
+            and not get_task(fields["task"]).loss_scaling):
+        _fail("precision", "mixed_float16 needs loss scaling, which "
+              f"task = {fields['task']!r} does not apply (its models "
+              "compute their own gradients): use 'mixed_bfloat16', which "
+              "keeps float32's range, or 'float32'.")
     if not get_task(fields["task"]).owns_tokenizer:
         _check_tokenizer(fields)
     allowed = ["loss", "val_loss"] + [

@@ -36,6 +36,8 @@ from typing import Any
 import keras
 
 from kerakit.data.splits import Splits
+from kerakit.precision import cpu_summary
+from kerakit.precision import resolve_precision
 from kerakit.saving import load_model
 from kerakit.tasks import Task
 from kerakit.tasks import get_task
@@ -168,15 +170,6 @@ def _fresh_state(recipe: Recipe) -> dict[str, Any]:
             "stopped_early": False, "history": {}, "resumed_from": []}
 
 
-def _build_model(recipe: Recipe, splits: Splits, steps: int) -> keras.Model:
-    keras.utils.set_random_seed(recipe.seed)
-    from kerakit.registry import build
-
-    model = build(recipe.model, **recipe.model_arguments(
-        splits.input_shape, splits.num_classes, **splits.model_arguments))
-    return recipe.compile(model, steps_per_epoch=steps)
-
-
 def _resume(model: keras.Model, run_dir: Path) -> None:
     """Load weights and optimizer state of the last finished epoch."""
     model.optimizer.build(model.trainable_variables)
@@ -250,13 +243,21 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
         "resolved": resolve_dataset(recipe.dataset),
         "fingerprint": splits.fingerprint})
     splits.preprocessor.save(run_dir / "preprocessing.json")
-    env = runs.environment(recipe.seed)
+    # A resumed run keeps the precision it started with, even where "auto"
+    # would resolve otherwise on this CPU.
+    precision = state.setdefault("precision",
+                                 resolve_precision(recipe.precision))
+    env = {**runs.environment(recipe.seed),
+           "precision": {"requested": recipe.precision, "used": precision,
+                         "cpu": cpu_summary()}}
     if state["epoch"] and (run_dir / CHECKPOINT).exists():
         state["resumed_from"].append(state["epoch"])
         env = {**runs.read_json(run_dir / "environment.json"),
                "resumed": state["resumed_from"]}
     runs.write_json(run_dir / "environment.json", env)
-    model = _build_model(recipe, splits, steps)
+    model = recipe.build_model(
+        splits.input_shape, splits.num_classes, steps_per_epoch=steps,
+        precision=precision, **splits.model_arguments)
     if state["epoch"]:
         _resume(model, run_dir)
     run_cb = _RunCallback(run_dir, state, recipe)
@@ -315,6 +316,7 @@ def _finish(model: keras.Model, recipe: Recipe, task: Task, splits: Splits,
         "recipe": recipe.name,
         "task": recipe.task,
         "backend": keras.backend.backend(),
+        "precision": state.get("precision", "float32"),
         "monitor": recipe.monitor,
         "best_epoch": state["best_epoch"],
         "best_value": state["best_value"],

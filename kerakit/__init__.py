@@ -58,6 +58,8 @@ def __getattr__(name: str):
         from kerakit.tasks.rl_support import act
 
         return act
+    if name in ("performance", "precision"):  # `kerakit.performance.recommend`
+        return importlib.import_module(f"kerakit.{name}")
     if name == "tune":  # pulls in KerasTuner
         from kerakit.tuning import tune
 
@@ -74,6 +76,8 @@ __all__ = [
     "list_models",
     "list_tasks",
     "model_info",
+    "performance",
+    "precision",
     "predict",
     "register",
     "train",

@@ -16,6 +16,7 @@ from kerakit.workflow import training
 from kerakit.workflow.inference import DataChangedError
 from kerakit.workflow.inference import evaluate_run
 from kerakit.workflow.inference import predict
+from kerakit.workflow.recipes import Recipe
 from kerakit.workflow.recipes import recipe_from_dict
 
 
@@ -112,7 +113,7 @@ def test_a_run_that_fails_before_its_first_epoch_leaves_nothing(
     def broken(*args, **kwargs):
         raise MemoryError("too large")
 
-    monkeypatch.setattr(training, "_build_model", broken)
+    monkeypatch.setattr(Recipe, "build_model", broken)
     with pytest.raises(MemoryError):
         training.train(_recipe(dataset), verbose=0)
     assert not (tmp_path / "runs").exists()

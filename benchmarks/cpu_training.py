@@ -86,21 +86,13 @@ def kerakit_step(name: str, setting: object, args: argparse.Namespace
     import keras
     import numpy as np
 
-    from kerakit.precision import dtype_policy_scope
-    from kerakit.registry import build
+    from kerakit.performance import build_for_setting
 
-    shape = (args.size, args.size, 3)
-    kwargs = {"num_classes": args.classes}
-    if setting.data_format:
-        kwargs["data_format"] = setting.data_format
-        if setting.data_format == "channels_first":
-            shape = (3, args.size, args.size)
-    with dtype_policy_scope(setting.precision):
-        model = build(name, input_shape=shape, **kwargs)
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            jit_compile=setting.jit_compile)
+    model = build_for_setting(
+        name, setting,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        input_shape=(args.size, args.size, 3), num_classes=args.classes)
+    shape = model.inputs[0].shape[1:]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, *shape)).astype("float32")
     y = rng.integers(0, args.classes, args.batch)

@@ -30,9 +30,9 @@ import time
 import keras
 import numpy as np
 
+from kerakit.performance import Setting
+from kerakit.performance import build_for_setting
 from kerakit.precision import cpu_summary
-from kerakit.precision import dtype_policy_scope
-from kerakit.registry import build
 
 # Operation name patterns (lower case) -> kind, first match wins.
 KINDS = [
@@ -58,17 +58,13 @@ def kind_of(name: str) -> str:
 
 
 def make_step(args: argparse.Namespace):
-    shape = (args.size, args.size, 3)
-    kwargs = {"num_classes": args.classes}
-    if args.data_format:
-        kwargs["data_format"] = args.data_format
-        if args.data_format == "channels_first":
-            shape = (3, args.size, args.size)
-    with dtype_policy_scope(args.precision):
-        model = build(args.model, input_shape=shape, **kwargs)
-        model.compile(
-            optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    setting = Setting(keras.backend.backend(), args.precision,
+                      args.data_format)
+    model = build_for_setting(
+        args.model, setting,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        input_shape=(args.size, args.size, 3), num_classes=args.classes)
+    shape = model.inputs[0].shape[1:]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, *shape)).astype("float32")
     y = rng.integers(0, args.classes, args.batch)

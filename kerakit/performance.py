@@ -159,6 +159,37 @@ def _random_batch(model: keras.Model, batch_size: int, seed: int) -> tuple:
     return x, y
 
 
+def build_for_setting(model_name: str, setting: Setting, loss: Any,
+                      **model_kwargs: Any) -> keras.Model:
+    """Build `model_name` in `setting` (precision, data format, jit) and
+    compile it with SGD and momentum and `loss`, as the timings do.
+
+    `input_shape` is given channels-last, `(H, W, C)`, and transposed for
+    a channels_first setting.
+
+    Example:
+    >>> build_for_setting("mlp", Setting(keras.backend.backend(),
+    ...     "mixed_bfloat16"), "mse", input_shape=(4,), num_classes=2
+    ...     ).layers[-1].dtype_policy.name
+    'mixed_bfloat16'
+    """
+    from kerakit.registry import build
+
+    kwargs = dict(model_kwargs)
+    if setting.data_format:
+        kwargs["data_format"] = setting.data_format
+        shape = kwargs.get("input_shape")
+        if setting.data_format == "channels_first" and shape and len(
+                shape) == 3:
+            # Shapes are given channels-last, as images usually come.
+            kwargs["input_shape"] = (shape[2], shape[0], shape[1])
+    with dtype_policy_scope(setting.precision):
+        model = build(model_name, **kwargs)
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+                      loss=loss, jit_compile=setting.jit_compile)
+    return model
+
+
 def time_setting(model_name: str, setting: Setting, *, batch_size: int = 32,
                  steps: int = 5, warmup: int = 2, seed: int = 0,
                  **model_kwargs: Any) -> Timing:
@@ -176,27 +207,15 @@ def time_setting(model_name: str, setting: Setting, *, batch_size: int = 32,
     >>> t.examples_per_second > 0, t.error
     (True, '')
     """
-    from kerakit.registry import build
-
     if setting.backend != keras.backend.backend():
         raise BenchError(f"This process runs {keras.backend.backend()!r}; "
                          f"{setting.backend!r} is timed by `recommend` in "
                          "a child process.")
-    kwargs = dict(model_kwargs)
-    if setting.data_format:
-        kwargs["data_format"] = setting.data_format
-        shape = kwargs.get("input_shape")
-        if setting.data_format == "channels_first" and shape and len(
-                shape) == 3:
-            # Shapes are given channels-last, as images usually come.
-            kwargs["input_shape"] = (shape[2], shape[0], shape[1])
     try:
         keras.utils.set_random_seed(seed)
-        with dtype_policy_scope(setting.precision):
-            model = build(model_name, **kwargs)
-            model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
-                          loss=keras.losses.MeanSquaredError(),
-                          jit_compile=setting.jit_compile)
+        model = build_for_setting(model_name, setting,
+                                  keras.losses.MeanSquaredError(),
+                                  **model_kwargs)
         x, y = _random_batch(model, batch_size, seed)
         started = time.perf_counter()
         model.train_on_batch(x, y)

@@ -3,7 +3,8 @@
 For ResNet-50 and MobileNetV2 (batch 32, 128x128, SGD with momentum) one
 child process per Keras backend:
 1. asks `kerakit.performance.recommend` for the fastest setting of that
-   backend on this machine (precision x data format; a short timing);
+   backend on this machine (precision, including TensorFlow's oneDNN
+   bfloat16 graph rewrite, x data format; a short timing);
 2. times, alternating step by step so that drift of a shared machine hits
    all alike, torchvision eager float32 (channels_last),
    torchvision eager with `torch.autocast("cpu", torch.bfloat16)`
@@ -87,6 +88,7 @@ def kerakit_step(name: str, setting: object, args: argparse.Namespace
     import numpy as np
 
     from kerakit.performance import build_for_setting
+    from kerakit.precision import graph_rewrite_scope
 
     model = build_for_setting(
         name, setting,
@@ -96,7 +98,14 @@ def kerakit_step(name: str, setting: object, args: argparse.Namespace
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, *shape)).astype("float32")
     y = rng.integers(0, args.classes, args.batch)
-    return lambda: model.train_on_batch(x, y)
+
+    def step() -> None:
+        # The rewrite (onednn_bfloat16) is applied when the graph first
+        # runs; every call sees the same options.
+        with graph_rewrite_scope(setting.precision):
+            model.train_on_batch(x, y)
+
+    return step
 
 
 def child(args: argparse.Namespace) -> None:

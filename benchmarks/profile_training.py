@@ -13,6 +13,8 @@ Usage:
     KERAS_BACKEND=torch python benchmarks/profile_training.py \
         --model resnet50 --size 128 --precision mixed_bfloat16
     KERAS_BACKEND=jax python benchmarks/profile_training.py --top 20
+    KERAS_BACKEND=tensorflow python benchmarks/profile_training.py \
+        --precision onednn_bfloat16
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from kerakit.performance import Setting
 from kerakit.performance import build_for_setting
 from kerakit.precision import cpu_summary
+from kerakit.precision import graph_rewrite_scope
 
 # Operation name patterns (lower case) -> kind, first match wins.
 KINDS = [
@@ -68,7 +71,12 @@ def make_step(args: argparse.Namespace):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch, *shape)).astype("float32")
     y = rng.integers(0, args.classes, args.batch)
-    return lambda: model.train_on_batch(x, y)
+
+    def step() -> None:
+        with graph_rewrite_scope(args.precision):  # onednn_bfloat16
+            model.train_on_batch(x, y)
+
+    return step
 
 
 def profile_torch(step, steps: int) -> dict[str, float]:

@@ -33,12 +33,16 @@ from typing import Any
 import keras
 import numpy as np
 
+from kerakit.precision import GRAPH_REWRITES
+from kerakit.precision import PRECISIONS
 from kerakit.precision import check_precision
 from kerakit.precision import cpu_summary
 from kerakit.precision import dtype_policy_scope
+from kerakit.precision import graph_rewrite_scope
 
 BACKENDS = ("tensorflow", "jax", "torch")
-DEFAULT_PRECISIONS = ("float32", "mixed_bfloat16")
+# onednn_bfloat16 (TensorFlow's graph rewrite) is tried on TensorFlow only.
+DEFAULT_PRECISIONS = ("float32", "mixed_bfloat16", "onednn_bfloat16")
 
 
 class BenchError(ValueError):
@@ -106,13 +110,16 @@ def candidate_settings(model_name: str, backends: Sequence[str],
 
     Image models whose factory takes `data_format` are tried in both
     layouts (an `input_shape` is given channels-last, `(H, W, C)`), except
-    on TensorFlow, whose CPU convolutions are NHWC only.
+    on TensorFlow, whose CPU convolutions are NHWC only. A graph rewrite
+    precision (`"onednn_bfloat16"`) is tried on its own backend only.
     `compiled` adds XLA on TensorFlow and `torch.compile` on torch (minutes
     of compilation for a large model); JAX always compiles.
 
     Example:
     >>> [s.label() for s in candidate_settings("mlp", ["torch"])]
     ['torch, float32', 'torch, mixed_bfloat16']
+    >>> [s.label() for s in candidate_settings("mlp", ["tensorflow"])][-1]
+    'tensorflow, onednn_bfloat16'
     """
     from kerakit.registry import get_entry
 
@@ -131,10 +138,17 @@ def candidate_settings(model_name: str, backends: Sequence[str],
         if compiled and backend != "jax":
             jits = ("auto", True)
         for name in precisions:
-            check_precision(name)
+            check_precision(name, (*PRECISIONS, *GRAPH_REWRITES))
+            if name in GRAPH_REWRITES and GRAPH_REWRITES[name][0] != backend:
+                continue
             for data_format in formats:
                 for jit in jits:
                     settings.append(Setting(backend, name, data_format, jit))
+    if not settings:
+        raise BenchError(
+            f"No setting to time: precisions {', '.join(precisions)} do not "
+            f"apply to {', '.join(backends)} (onednn_bfloat16 is "
+            "TensorFlow's).")
     return settings
 
 
@@ -217,15 +231,16 @@ def time_setting(model_name: str, setting: Setting, *, batch_size: int = 32,
                                   keras.losses.MeanSquaredError(),
                                   **model_kwargs)
         x, y = _random_batch(model, batch_size, seed)
-        started = time.perf_counter()
-        model.train_on_batch(x, y)
-        first = time.perf_counter() - started
-        for _ in range(max(0, warmup - 1)):
+        with graph_rewrite_scope(setting.precision):
+            started = time.perf_counter()
             model.train_on_batch(x, y)
-        started = time.perf_counter()
-        for _ in range(steps):
-            loss = model.train_on_batch(x, y)
-        step = (time.perf_counter() - started) / steps
+            first = time.perf_counter() - started
+            for _ in range(max(0, warmup - 1)):
+                model.train_on_batch(x, y)
+            started = time.perf_counter()
+            for _ in range(steps):
+                loss = model.train_on_batch(x, y)
+            step = (time.perf_counter() - started) / steps
         if not np.all(np.isfinite(keras.tree.flatten(loss))):
             raise FloatingPointError("the loss is not finite")
     except Exception as err:  # noqa: BLE001  (reported per setting)

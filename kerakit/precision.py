@@ -1,13 +1,21 @@
 """Numeric precision by name, and the CPU features that decide `"auto"`.
 
 A precision is a Keras dtype policy name. Every factory takes one as its
-`dtype`; a recipe names one in `precision`, where `"auto"` picks mixed
-bfloat16 on a CPU with native bfloat16 arithmetic (AMX or AVX512-BF16,
-read from the running machine, not from a table) and float32 elsewhere.
+`dtype`; a recipe names one in `precision`. A recipe may also ask for
+`"onednn_bfloat16"`: float32 layers with TensorFlow's oneDNN
+auto-mixed-precision graph rewrite, which runs the convolutions and
+matmuls of the compiled graph in bfloat16 (TensorFlow only; it is not a
+Keras policy, so it is applied around training, not in the factories).
+`"auto"` picks bfloat16 on a CPU with native bfloat16 arithmetic (AMX or
+AVX512-BF16, read from the running machine, not from a table) and float32
+elsewhere: the rewrite on TensorFlow, whose kernels gain little from the
+Keras policy's casts, and `mixed_bfloat16` on JAX and torch.
 
 Example:
->>> resolve_precision("auto", flags={"avx512_bf16", "avx512f"})
+>>> resolve_precision("auto", flags={"avx512_bf16"}, backend="jax")
 'mixed_bfloat16'
+>>> resolve_precision("auto", flags={"avx512_bf16"}, backend="tensorflow")
+'onednn_bfloat16'
 >>> resolve_precision("auto", flags={"avx2"})
 'float32'
 """
@@ -28,7 +36,13 @@ import keras
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "bfloat16")
 # What a recipe may ask for: training keeps float32 variables (a pure
 # bfloat16 model is for inference; its updates lose small gradients).
-RECIPE_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+RECIPE_PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16",
+                     "onednn_bfloat16", "auto")
+# Precisions that are a backend's graph rewrite around float32 layers:
+# name -> (backend, the dtype policy the layers keep).
+GRAPH_REWRITES = {"onednn_bfloat16": ("tensorflow", "float32")}
+# TensorFlow's Grappler option behind "onednn_bfloat16".
+_ONEDNN_OPTION = "auto_mixed_precision_onednn_bfloat16"
 # CPU flags (Linux /proc/cpuinfo names) of native bfloat16 arithmetic:
 # AMX tiles (Intel Sapphire Rapids and later) and AVX512-BF16 dot products
 # (Intel Cooper Lake, AMD Zen 4 and later).
@@ -114,27 +128,91 @@ def check_precision(name: Any, allowed: Iterable[str] = PRECISIONS) -> str:
         f"{', '.join(repr(a) for a in allowed)}.")
 
 
-def resolve_precision(name: str,
-                      flags: Iterable[str] | None = None) -> str:
-    """The dtype policy name a requested precision means on this CPU.
+def resolve_precision(name: str, flags: Iterable[str] | None = None,
+                      backend: str | None = None) -> str:
+    """The precision a requested one means on this CPU and backend.
 
-    `"auto"` is `"mixed_bfloat16"` where the CPU has native bfloat16
-    (`native_bfloat16`) and `"float32"` elsewhere; other names stand for
-    themselves.
+    `"auto"` is bfloat16 where the CPU has it natively (`native_bfloat16`):
+    `"onednn_bfloat16"` on TensorFlow, `"mixed_bfloat16"` on JAX and
+    torch; elsewhere `"float32"`. Other names stand for themselves.
+    `backend` defaults to the running Keras backend.
 
     Example:
     >>> resolve_precision("float32")
     'float32'
     """
-    name = check_precision(name, (*PRECISIONS, "auto"))
+    name = check_precision(name, (*PRECISIONS, *GRAPH_REWRITES, "auto"))
     if name != "auto":
         return name
-    return "mixed_bfloat16" if native_bfloat16(flags) else "float32"
+    if not native_bfloat16(flags):
+        return "float32"
+    backend = backend or keras.backend.backend()
+    return "onednn_bfloat16" if backend == "tensorflow" else "mixed_bfloat16"
+
+
+def policy_name(precision: str) -> str:
+    """The Keras dtype policy the layers are built in for `precision`.
+
+    Example:
+    >>> policy_name("onednn_bfloat16"), policy_name("mixed_bfloat16")
+    ('float32', 'mixed_bfloat16')
+    """
+    if precision in GRAPH_REWRITES:
+        return GRAPH_REWRITES[precision][1]
+    return check_precision(precision)
+
+
+def check_backend(precision: str, backend: str | None = None) -> str:
+    """Return `precision` if the backend can train in it; else raise
+    naming the precision to use instead.
+
+    Example:
+    >>> check_backend("onednn_bfloat16", "tensorflow")
+    'onednn_bfloat16'
+    """
+    backend = backend or keras.backend.backend()
+    needs = GRAPH_REWRITES.get(precision, (backend,))[0]
+    if needs != backend:
+        raise PrecisionError(
+            f"precision {precision!r} is {needs.capitalize()}'s graph "
+            f"rewrite; the {backend} backend has none. Use "
+            "'mixed_bfloat16' (a Keras dtype policy, every backend), or "
+            f"run with KERAS_BACKEND={needs}.")
+    return precision
+
+
+@contextlib.contextmanager
+def graph_rewrite_scope(precision: str) -> Iterator[None]:
+    """Turn on the backend graph rewrite `precision` names inside the block
+    (nothing for a dtype policy name).
+
+    TensorFlow applies Grappler options when a `tf.function` first runs,
+    so the block must enclose the first `fit`/`evaluate`/`predict` call of
+    a model; the option is process-wide and restored on exit.
+
+    Example:
+    >>> with graph_rewrite_scope("float32"):
+    ...     pass
+    """
+    if precision not in GRAPH_REWRITES:
+        yield
+        return
+    check_backend(precision)
+    import tensorflow as tf
+
+    before = tf.config.optimizer.get_experimental_options().get(
+        _ONEDNN_OPTION, False)
+    tf.config.optimizer.set_experimental_options({_ONEDNN_OPTION: True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({_ONEDNN_OPTION: before})
 
 
 @contextlib.contextmanager
 def dtype_policy_scope(name: str) -> Iterator[keras.DTypePolicy]:
-    """Make `name` Keras's global dtype policy inside the block.
+    """Make `name`'s dtype policy Keras's global one inside the block
+    (float32 for a graph rewrite such as `"onednn_bfloat16"`).
 
     Layers built in the block take the policy, keras-hub backbones and the
     model object itself included: the model's own policy is what makes
@@ -146,7 +224,7 @@ def dtype_policy_scope(name: str) -> Iterator[keras.DTypePolicy]:
     'mixed_bfloat16'
     """
     previous = keras.config.dtype_policy()
-    policy = keras.dtype_policies.get(check_precision(name))
+    policy = keras.dtype_policies.get(policy_name(name))
     keras.config.set_dtype_policy(policy)
     try:
         yield policy

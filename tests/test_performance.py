@@ -24,6 +24,10 @@ def test_candidates_follow_the_backend_and_the_factory():
     assert "tensorflow, float32, NHWC, compiled" in labels
     assert "torch, mixed_bfloat16, NCHW, compiled" in labels
     assert "jax, float32, NCHW" in labels
+    # TensorFlow's bfloat16 graph rewrite is tried there only.
+    assert "tensorflow, onednn_bfloat16, NHWC" in labels
+    assert not any("onednn" in label for label in labels
+                   if not label.startswith("tensorflow"))
     assert not any(label.startswith("jax") and "compiled" in label
                    for label in labels)
     # A model without a layout argument is timed in its only layout.
@@ -31,13 +35,16 @@ def test_candidates_follow_the_backend_and_the_factory():
         "mlp", ["jax"])] == ["jax, float32", "jax, mixed_bfloat16"]
     with pytest.raises(performance.BenchError, match="Unknown backend"):
         performance.candidate_settings("mlp", ["theano"])
+    with pytest.raises(performance.BenchError, match="TensorFlow's"):
+        performance.candidate_settings("mlp", ["jax"], ["onednn_bfloat16"])
 
 
 def test_recommend_times_every_setting_fastest_first():
     rec = performance.recommend("mlp", **QUICK, **MLP)
     backend = keras.backend.backend()
     assert {t.setting.precision for t in rec.timings} == {
-        "float32", "mixed_bfloat16"}
+        "float32", "mixed_bfloat16",
+        *(["onednn_bfloat16"] if backend == "tensorflow" else [])}
     assert all(not t.error and t.examples_per_second > 0
                for t in rec.timings)
     speeds = [t.examples_per_second for t in rec.timings]

@@ -40,9 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backends", type=_backends, metavar="LIST",
                         help="comma-separated backends to compare, or all "
                         "(default: the running backend)")
-    parser.add_argument("--precisions", default="float32,mixed_bfloat16",
-                        help="comma-separated dtype policies to try "
-                        "(default: float32,mixed_bfloat16)")
+    parser.add_argument("--precisions",
+                        default="float32,mixed_bfloat16,onednn_bfloat16",
+                        help="comma-separated precisions to try (default: "
+                        "float32,mixed_bfloat16,onednn_bfloat16; the last "
+                        "is TensorFlow's graph rewrite, tried there only)")
     parser.add_argument("--compiled", action="store_true",
                         help="also try XLA on TensorFlow and torch.compile "
                         "(slow to compile)")

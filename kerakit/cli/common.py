@@ -98,16 +98,17 @@ def factory_kwargs(args: Any) -> dict[str, Any]:
 
 # Choices of `--precision` (kerakit.precision.RECIPE_PRECISIONS; repeated
 # here so that `--help` does not import Keras).
-PRECISION_CHOICES = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
+PRECISION_CHOICES = ("float32", "mixed_bfloat16", "mixed_float16",
+                     "onednn_bfloat16", "auto")
 
 
 def add_precision(parser: Any) -> None:
     """The `--precision` option of the commands that train."""
     parser.add_argument(
         "--precision", choices=PRECISION_CHOICES,
-        help="the model's dtype policy (recipe field precision); auto: "
-        "mixed_bfloat16 on a CPU with native bfloat16 (AMX, AVX512-BF16), "
-        "else float32")
+        help="the model's dtype policy, or onednn_bfloat16 (TensorFlow's "
+        "bfloat16 graph rewrite; recipe field precision); auto: bfloat16 on "
+        "a CPU with native bfloat16 (AMX, AVX512-BF16), else float32")
 
 
 def recipe_overrides(args: Any, items: Sequence[str]) -> dict[str, Any]:

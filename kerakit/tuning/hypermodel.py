@@ -78,24 +78,28 @@ class RecipeHyperModel(_hypermodel_base()):
         """
         import keras
 
+        from kerakit.precision import graph_rewrite_scope
+        from kerakit.precision import resolve_precision
+
         recipe = self.recipe_for(hp)
         callbacks = list(kwargs.pop("callbacks", []))
         if recipe.patience:
             callbacks.append(keras.callbacks.EarlyStopping(
                 monitor=recipe.monitor, patience=recipe.patience,
                 mode=self.space.direction))
-        if args or "x" in kwargs or self.splits is None:
-            kwargs["batch_size"] = recipe.batch_size
-            return model.fit(*args, callbacks=callbacks, **kwargs)
-        # A task may own its loop (no `model.fit`), so the objective is
-        # read from a History callback, not from what fit returns.
-        history = keras.callbacks.History()
-        _task(recipe).fit(
-            model, self.splits, batch_size=recipe.batch_size,
-            seed=recipe.seed, epochs=kwargs.get("epochs", recipe.epochs),
-            initial_epoch=kwargs.get("initial_epoch", 0),
-            callbacks=[*callbacks, history],
-            verbose=kwargs.get("verbose", 0))
+        with graph_rewrite_scope(resolve_precision(recipe.precision)):
+            if args or "x" in kwargs or self.splits is None:
+                kwargs["batch_size"] = recipe.batch_size
+                return model.fit(*args, callbacks=callbacks, **kwargs)
+            # A task may own its loop (no `model.fit`), so the objective is
+            # read from a History callback, not from what fit returns.
+            history = keras.callbacks.History()
+            _task(recipe).fit(
+                model, self.splits, batch_size=recipe.batch_size,
+                seed=recipe.seed, epochs=kwargs.get("epochs", recipe.epochs),
+                initial_epoch=kwargs.get("initial_epoch", 0),
+                callbacks=[*callbacks, history],
+                verbose=kwargs.get("verbose", 0))
         return history
 
 

@@ -252,8 +252,11 @@ def tune(recipe_or_space: Any, *, tuner: str | None = None,
         raise ValueError("KERASTUNER_ORACLE_IP is set, so this process is "
                          f"already the tuner {role!r} of a distributed "
                          "search; drop --workers or unset the variables.")
+    from kerakit.precision import check_backend
+    from kerakit.precision import resolve_precision
     from kerakit.workflow import training
 
+    check_backend(resolve_precision(space.recipe.precision))
     # The data is checked, and every value of the space tried on the model,
     # before anything is written.
     splits = training.load_splits(space.recipe)

@@ -189,8 +189,10 @@ TOP = {
     "seed": Field((int,), 0, minimum=0),
     "run_eagerly": Field((bool,), False, doc="no graph compilation (debug)"),
     "precision": Field((str,), "float32", choices=RECIPE_PRECISIONS,
-                       doc="the model's dtype policy; auto: mixed_bfloat16 "
-                       "on a CPU with native bfloat16, else float32"),
+                       doc="the model's dtype policy, or onednn_bfloat16 "
+                       "(TensorFlow's bfloat16 graph rewrite); auto: "
+                       "bfloat16 on a CPU with native bfloat16, else "
+                       "float32"),
     "agent": Field((dict,), {}, doc="task = 'reinforcement_learning': name "
                    "= dqn | reinforce | a2c, steps_per_epoch and the "
                    "agent's settings (kerakit.rl.agent_defaults); the task "

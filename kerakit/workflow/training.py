@@ -36,7 +36,10 @@ from typing import Any
 import keras
 
 from kerakit.data.splits import Splits
+from kerakit.precision import PrecisionError
+from kerakit.precision import check_backend
 from kerakit.precision import cpu_summary
+from kerakit.precision import graph_rewrite_scope
 from kerakit.precision import resolve_precision
 from kerakit.saving import load_model
 from kerakit.tasks import Task
@@ -222,6 +225,14 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
     if state["status"] == "finished":
         return _finished_result(run_dir, state)
     task = task_of(recipe)
+    # A resumed run keeps the precision it started with, even where "auto"
+    # would resolve otherwise on this CPU.
+    precision = state.setdefault("precision",
+                                 resolve_precision(recipe.precision))
+    try:
+        check_backend(precision)
+    except PrecisionError as err:
+        raise TrainingError(str(err)) from None
     splits = load_splits(recipe)  # checks the data before anything is written
     if restart:
         clear_run_files(run_dir)
@@ -243,10 +254,7 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
         "resolved": resolve_dataset(recipe.dataset),
         "fingerprint": splits.fingerprint})
     splits.preprocessor.save(run_dir / "preprocessing.json")
-    # A resumed run keeps the precision it started with, even where "auto"
-    # would resolve otherwise on this CPU.
-    precision = state.setdefault("precision",
-                                 resolve_precision(recipe.precision))
+    precision = state["precision"]
     env = {**runs.environment(recipe.seed),
            "precision": {"requested": recipe.precision, "used": precision,
                          "cpu": cpu_summary()}}
@@ -262,28 +270,35 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
         _resume(model, run_dir)
     run_cb = _RunCallback(run_dir, state, recipe)
     started = time.time()
-    if state["epoch"] < recipe.epochs and not state["stopped_early"]:
-        task.fit(model, splits, batch_size=recipe.batch_size,
-                 seed=recipe.seed, epochs=recipe.epochs,
-                 initial_epoch=state["epoch"],
-                 callbacks=[run_cb, keras.callbacks.TensorBoard(
-                     str(run_dir / "tensorboard"), write_graph=False),
-                     *(callbacks or [])], verbose=verbose, run_dir=run_dir)
-    if run_cb.nan_at is not None:
-        state["status"] = "diverged"
-        runs.write_json(run_dir / STATE, state)
-        epoch, batch = run_cb.nan_at
-        best = run_dir / "best.keras"
-        kept = (f" Best weights so far: {best}." if best.exists() else
-                " No epoch finished, so no weights were kept.")
-        raise TrainingError(
-            f"The loss became NaN/inf at epoch {epoch}, batch {batch}; "
-            "training stopped. The data was checked and is finite, so the "
-            "optimisation diverged: lower optimizer.learning_rate (now "
-            f"{recipe.optimizer['learning_rate']}) or add "
-            f"optimizer.clipnorm.{kept}"
-        )
-    return _finish(model, recipe, task, splits, run_dir, state, started)
+    with graph_rewrite_scope(precision):
+        if state["epoch"] < recipe.epochs and not state["stopped_early"]:
+            task.fit(model, splits, batch_size=recipe.batch_size,
+                     seed=recipe.seed, epochs=recipe.epochs,
+                     initial_epoch=state["epoch"],
+                     callbacks=[run_cb, keras.callbacks.TensorBoard(
+                         str(run_dir / "tensorboard"), write_graph=False),
+                         *(callbacks or [])], verbose=verbose,
+                     run_dir=run_dir)
+        if run_cb.nan_at is not None:
+            _diverged(recipe, run_dir, state, run_cb.nan_at)
+        return _finish(model, recipe, task, splits, run_dir, state, started)
+
+
+def _diverged(recipe: Recipe, run_dir: Path, state: dict,
+              nan_at: tuple[int, int]) -> None:
+    state["status"] = "diverged"
+    runs.write_json(run_dir / STATE, state)
+    epoch, batch = nan_at
+    best = run_dir / "best.keras"
+    kept = (f" Best weights so far: {best}." if best.exists() else
+            " No epoch finished, so no weights were kept.")
+    raise TrainingError(
+        f"The loss became NaN/inf at epoch {epoch}, batch {batch}; "
+        "training stopped. The data was checked and is finite, so the "
+        "optimisation diverged: lower optimizer.learning_rate (now "
+        f"{recipe.optimizer['learning_rate']}) or add "
+        f"optimizer.clipnorm.{kept}"
+    )
 
 
 def resolve_dataset(dataset: dict[str, Any]) -> str:

@@ -6,16 +6,25 @@ factory module; `KERAKIT_PRECISION_ALL=1` checks every registered model and
 every other policy name a factory takes (`"float32"`, `"mixed_float16"`,
 `"bfloat16"`), forward only for the pure-bfloat16 one (its float32-free
 updates are for inference).
+
+On TensorFlow, a training step under the oneDNN bfloat16 graph rewrite
+(`precision = "onednn_bfloat16"`) runs on three models whose graphs differ
+most (convolutions with batch norm, a keras-hub transformer, a recurrent
+net), and on one model per module with `KERAKIT_PRECISION_ALL=1`; the
+other backends refuse that precision (tests/test_precision.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 
+import keras
 import pytest
 
 import kerakit
 from kerakit import registry
+from kerakit.precision import graph_rewrite_scope
 from kerakit.testing import ModelTestCase
 from kerakit.testing import sweep_case
 
@@ -33,11 +42,13 @@ def _one_per_module() -> list[str]:
     return sorted(seen.values())
 
 
-def _check(name, policy, train):
+def _check(name, policy, train, scope=contextlib.nullcontext()):
     fn, kwargs, data = sweep_case(name)
-    ModelTestCase().run_precision_test(
-        fn, kwargs, data.x, (policy,), train=train, targets=data.y,
-        loss=data.loss, fit_kwargs=data.fit_kwargs, loss_key=data.loss_key)
+    with scope:
+        ModelTestCase().run_precision_test(
+            fn, kwargs, data.x, (policy,), train=train, targets=data.y,
+            loss=data.loss, fit_kwargs=data.fit_kwargs,
+            loss_key=data.loss_key)
 
 
 @pytest.mark.parametrize("name", kerakit.list_models() if _ALL
@@ -51,3 +62,13 @@ def test_mixed_bfloat16_builds_and_trains(name):
 @pytest.mark.parametrize("name", kerakit.list_models())
 def test_every_policy_by_name(name, policy):
     _check(name, policy, train=policy != "bfloat16")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow's graph rewrite; the other backends "
+                    "refuse it (tests/test_precision.py)")
+@pytest.mark.parametrize("name", _one_per_module() if _ALL
+                         else ["resnet", "bert", "lstm"])
+def test_onednn_bfloat16_graph_rewrite_trains(name):
+    _check(name, "float32", train=True,
+           scope=graph_rewrite_scope("onednn_bfloat16"))

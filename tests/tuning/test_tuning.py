@@ -432,3 +432,31 @@ def test_chief_and_two_workers_survive_a_killed_worker(tmp_path, run_cli):
     rows = _rows(directory)
     assert sorted(r["status"] for r in rows) == ["COMPLETED"] * 2
     assert "[tuner" in out  # per-trial progress relayed from the workers
+
+
+def test_trials_train_in_the_recipes_precision(tmp_path, monkeypatch):
+    """A trial fits inside the precision's graph rewrite (TensorFlow's
+    onednn_bfloat16); other backends refuse it before anything is written."""
+    overrides = {**TINY, "precision": "onednn_bfloat16"}
+    if keras.backend.backend() != "tensorflow":
+        with pytest.raises(ValueError, match="'mixed_bfloat16'"):
+            tuning.tune("mlp_digits", max_trials=1, overrides=overrides,
+                        directory=tmp_path / "run", retrain=False,
+                        verbose=False)
+        assert not (tmp_path / "run").exists()
+        return
+    import tensorflow as tf
+
+    seen = []
+    task_type = type(training.task_of(recipes.load_recipe("mlp_digits")))
+    original_fit = task_type.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append(tf.config.optimizer.get_experimental_options().get(
+            "auto_mixed_precision_onednn_bfloat16", False))
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(task_type, "fit", recording_fit)
+    tuning.tune("mlp_digits", max_trials=1, overrides=overrides,
+                directory=tmp_path / "run", retrain=False, verbose=False)
+    assert seen == [True]

@@ -47,15 +47,21 @@ def test_mixed_bfloat16_recipe_trains_and_is_recorded(tmp_path):
     assert keras.config.dtype_policy().name == "float32"
 
 
+# What "auto" means on a CPU with native bfloat16, per backend.
+_BFLOAT16 = {"tensorflow": "onednn_bfloat16"}.get(keras.backend.backend(),
+                                                  "mixed_bfloat16")
+
+
 @pytest.mark.parametrize("flags, expected", [
-    (("avx512f", "avx512_bf16"), "mixed_bfloat16"),
+    (("avx512f", "avx512_bf16"), _BFLOAT16),
     (("avx2",), "float32"),
 ], ids=["native_bfloat16", "no_bfloat16"])
 def test_auto_follows_the_cpu(tmp_path, monkeypatch, flags, expected):
     _cpu_with(monkeypatch, *flags)
     result = _train(tmp_path, precision="auto")
     assert result.metrics["precision"] == expected
-    assert _dense_policies(result.model) == {expected}
+    assert _dense_policies(result.model) == {
+        precision_module.policy_name(expected)}
     env = json.loads((tmp_path / "environment.json").read_text())
     assert env["precision"]["requested"] == "auto"
 
@@ -84,8 +90,53 @@ def test_a_resumed_run_keeps_its_precision(tmp_path, monkeypatch):
     result = training.train("mlp_digits", tmp_path, verbose=0,
                             precision="auto", **{**TINY, "epochs": 2})
     assert result.metrics["resumed_from"] == [1]
-    assert result.metrics["precision"] == "mixed_bfloat16"
-    assert _dense_policies(result.model) == {"mixed_bfloat16"}
+    assert result.metrics["precision"] == _BFLOAT16
+    assert _dense_policies(result.model) == {
+        precision_module.policy_name(_BFLOAT16)}
+
+
+class _RecordRewrite(keras.callbacks.Callback):
+    """Records, at every batch, whether TensorFlow's rewrite is on."""
+
+    seen: set = set()
+
+    def on_train_batch_end(self, batch, logs=None):
+        import tensorflow as tf
+
+        self.seen.add(tf.config.optimizer.get_experimental_options().get(
+            "auto_mixed_precision_onednn_bfloat16", False))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow's rewrite; refused elsewhere by "
+                    "test_the_graph_rewrite_is_refused_off_tensorflow")
+def test_onednn_bfloat16_recipe_trains_with_the_rewrite_on(tmp_path):
+    import tensorflow as tf
+
+    record = _RecordRewrite()
+    record.seen = set()
+    result = training.train("mlp_digits", tmp_path, verbose=0,
+                            precision="onednn_bfloat16", callbacks=[record],
+                            **TINY)
+    assert record.seen == {True}
+    assert not tf.config.optimizer.get_experimental_options().get(
+        "auto_mixed_precision_onednn_bfloat16")
+    assert result.metrics["precision"] == "onednn_bfloat16"
+    assert _dense_policies(result.model) == {"float32"}
+    env = json.loads((tmp_path / "environment.json").read_text())
+    assert env["precision"]["used"] == "onednn_bfloat16"
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow",
+                    reason="TensorFlow trains in it "
+                    "(test_onednn_bfloat16_recipe_trains_with_the_rewrite_on)")
+def test_the_graph_rewrite_is_refused_off_tensorflow(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(training.TrainingError) as err:
+        training.train("mlp_digits", run_dir, verbose=0,
+                       precision="onednn_bfloat16", **TINY)
+    assert "'mixed_bfloat16'" in str(err.value)
+    assert not run_dir.exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize("recipe", ["gan_digits", "dqn_cartpole"])

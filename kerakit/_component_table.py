@@ -59,6 +59,9 @@ LAYERS = [
          "Maximum over all spatial positions.", "global_max_pool"),
     _row("batch_normalization", _K + "BatchNormalization",
          "Batch normalisation.", "batch_norm", "bn"),
+    _row("fused_batch_normalization", _KL + "FusedBatchNormalization",
+         "Batch normalisation training with the backend's fused kernel "
+         "(kerakit).", "fused_batch_norm"),
     _row("layer_normalization", _K + "LayerNormalization",
          "Layer normalisation over the feature axis.", "layer_norm", "ln"),
     _row("instance_normalization", _KL + "InstanceNormalization",

@@ -6,6 +6,7 @@ See `kerakit.components.list("layers")` for the names users can give.
 from kerakit.layers.co_attention import CoAttention
 from kerakit.layers.contrastive_logits import ContrastiveLogits
 from kerakit.layers.drop_path import DropPath
+from kerakit.layers.fused_batch_norm import FusedBatchNormalization
 from kerakit.layers.gat_conv import GATConv
 from kerakit.layers.gcn_conv import GCNConv
 from kerakit.layers.graph_readout import GraphReadout
@@ -21,6 +22,7 @@ __all__ = [
     "CoAttention",
     "ContrastiveLogits",
     "DropPath",
+    "FusedBatchNormalization",
     "GATConv",
     "GCNConv",
     "GraphReadout",

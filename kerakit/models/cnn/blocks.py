@@ -13,6 +13,7 @@ from typing import Any
 import keras
 
 from kerakit import heads
+from kerakit.layers.fused_batch_norm import FusedBatchNormalization
 
 BN_EPSILON = 1e-5
 # PyTorch momentum 0.1 updates running stats by 10% per step; Keras counts
@@ -95,7 +96,7 @@ def batch_norm(x: Any, *, data_format: str, dtype: Any = None,
     >>> batch_norm(x, data_format="channels_last", name="bn").shape
     (None, 4, 4, 3)
     """
-    return keras.layers.BatchNormalization(
+    return FusedBatchNormalization(
         axis=channel_axis(data_format),
         epsilon=BN_EPSILON,
         momentum=BN_MOMENTUM,

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 
 from kerakit import heads
+from kerakit.layers.fused_batch_norm import FusedBatchNormalization
 from kerakit.models.cnn import blocks
 from kerakit.registry import Knob
 from kerakit.registry import register
@@ -46,7 +47,7 @@ def _basic_conv(x: Any, filters: int, kernel: int, *, strides: int = 1,
     x = blocks.conv2d(x, filters, kernel, strides=strides,
                       data_format=data_format, dtype=dtype,
                       name=f"{name}_conv")
-    x = keras.layers.BatchNormalization(
+    x = FusedBatchNormalization(
         axis=blocks.channel_axis(data_format), epsilon=_BN_EPSILON,
         momentum=blocks.BN_MOMENTUM, dtype=dtype, name=f"{name}_bn",
     )(x)

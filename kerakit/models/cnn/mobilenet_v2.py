@@ -12,6 +12,7 @@ from typing import Any
 import keras
 
 from kerakit import heads
+from kerakit.layers.fused_batch_norm import FusedBatchNormalization
 from kerakit.registry import Knob
 from kerakit.registry import register
 from kerakit.registry import variant
@@ -94,7 +95,7 @@ def conv_bn(
         filters, kernel_size, strides=strides, padding="same", use_bias=False,
         data_format=data_format, dtype=dtype, name=f"{name}_conv",
     )(x)
-    x = keras.layers.BatchNormalization(
+    x = FusedBatchNormalization(
         axis=axis, epsilon=1e-3, dtype=dtype, name=f"{name}_bn"
     )(x)
     if activation:
@@ -126,7 +127,7 @@ def depthwise_bn(
         kernel_size, strides=strides, padding="same", use_bias=False,
         data_format=data_format, dtype=dtype, name=f"{name}_depthwise_conv",
     )(x)
-    x = keras.layers.BatchNormalization(
+    x = FusedBatchNormalization(
         axis=axis, epsilon=1e-3, dtype=dtype, name=f"{name}_depthwise_bn"
     )(x)
     return keras.layers.Activation(

@@ -61,7 +61,17 @@ def test_mixed_bfloat16_builds_and_trains(name):
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "bfloat16"])
 @pytest.mark.parametrize("name", kerakit.list_models())
 def test_every_policy_by_name(name, policy):
+    if policy == "mixed_float16" and _overflows_float16(name):
+        fn, kwargs, _ = sweep_case(name)
+        with pytest.raises(ValueError, match="does not run in float16"):
+            fn(**{**kwargs, "dtype": policy})
+        return
     _check(name, policy, train=policy != "bfloat16")
+
+
+def _overflows_float16(name):
+    """T5's factory refuses float16, in which its activations overflow."""
+    return registry.get_entry(name).fn.__module__.endswith(".t5")
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow",

@@ -31,6 +31,44 @@ CELLS = {
     "gru": keras.layers.GRU,
 }
 
+
+@keras.saving.register_keras_serializable(package="kerakit")
+class Float32Orthogonal(keras.initializers.Orthogonal):
+    """Keras's orthogonal initializer, drawn in float32 and then cast.
+
+    TensorFlow's QR decomposition, which the orthogonal draw uses, has no
+    bfloat16 kernel, so a recurrent layer whose variables are bfloat16 (the
+    pure `"bfloat16"` policy) could not be built there.
+
+    Example:
+    >>> w = Float32Orthogonal(seed=0)((4, 4), dtype="bfloat16")
+    >>> keras.backend.standardize_dtype(w.dtype)
+    'bfloat16'
+    """
+
+    def __call__(self, shape: Any, dtype: Any = None) -> Any:
+        values = super().__call__(shape, dtype="float32")
+        return keras.ops.cast(values, dtype or "float32")
+
+
+def recurrent_layer(cell: str, units: int, *, dtype: Any = None,
+                    **kwargs: Any) -> keras.layers.Layer:
+    """The `cell` layer (`CELLS`) with `units`, in `dtype`.
+
+    Variables in a 16-bit float get their orthogonal recurrent kernel from
+    `Float32Orthogonal`; float32 ones keep Keras's default.
+
+    Example:
+    >>> layer = recurrent_layer("gru", 4, dtype="bfloat16")
+    >>> isinstance(layer.cell.recurrent_initializer, Float32Orthogonal)
+    True
+    """
+    policy = (keras.dtype_policies.get(dtype) if dtype is not None
+              else keras.config.dtype_policy())
+    if policy.variable_dtype in ("bfloat16", "float16"):
+        kwargs.setdefault("recurrent_initializer", Float32Orthogonal())
+    return CELLS[cell](units, dtype=dtype, **kwargs)
+
 _KNOBS = (
     Knob("depth", "num_layers", min_value=1, max_value=4, step=1),
     Knob("width", "hidden_dim", values=(32, 64, 128, 256)),
@@ -177,9 +215,9 @@ def recurrent(
         mask_value=mask_value, dtype=dtype, name=name,
     )
     for i in range(1, num_layers + 1):
-        layer = CELLS[cell](
-            hidden_dim, return_sequences=i < num_layers, dropout=dropout,
-            dtype=dtype, name=f"{name}_{cell}{i}",
+        layer = recurrent_layer(
+            cell, hidden_dim, return_sequences=i < num_layers,
+            dropout=dropout, dtype=dtype, name=f"{name}_{cell}{i}",
         )
         if bidirectional:
             layer = keras.layers.Bidirectional(

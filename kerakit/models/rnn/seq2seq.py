@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from kerakit.models.mlp.mlp import check_depth_width
-from kerakit.models.rnn.recurrent import CELLS
+from kerakit.models.rnn.recurrent import recurrent_layer
 from kerakit.registry import Knob
 from kerakit.registry import register
 from kerakit.testing import SweepData
@@ -122,8 +122,8 @@ def seq2seq(
         source)
     states = []
     for i in range(1, num_layers + 1):
-        x, *state = CELLS[cell](
-            hidden_dim, return_sequences=True, return_state=True,
+        x, *state = recurrent_layer(
+            cell, hidden_dim, return_sequences=True, return_state=True,
             dropout=dropout, dtype=dtype, name=f"{name}_encoder_{cell}{i}",
         )(x)
         states.append(state)
@@ -133,8 +133,9 @@ def seq2seq(
         name=f"{name}_target_embedding",
     )(target_in)
     for i, state in enumerate(states, start=1):
-        x = CELLS[cell](
-            hidden_dim, return_sequences=True, dropout=dropout, dtype=dtype,
+        x = recurrent_layer(
+            cell, hidden_dim, return_sequences=True, dropout=dropout,
+            dtype=dtype,
             name=f"{name}_decoder_{cell}{i}",
         )(x, initial_state=state)
     if attention:

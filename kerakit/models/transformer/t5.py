@@ -84,6 +84,16 @@ def t5_model(
     Reference:
         Raffel et al., 2020. https://arxiv.org/abs/1910.10683
     """
+    policy = (keras.dtype_policies.get(dtype) if dtype is not None
+              else keras.config.dtype_policy())
+    if policy.compute_dtype == "float16":
+        raise ValueError(
+            f"{name}: T5 does not run in float16 (dtype={policy.name!r}): "
+            "its unscaled attention logits and feed-forward activations "
+            "overflow float16's range (65504) and the outputs become "
+            "inf/NaN; T5 was trained in bfloat16. Use dtype="
+            "'mixed_bfloat16' (recipe precision = \"mixed_bfloat16\") or "
+            "'float32'.")
     arch = {
         "vocabulary_size": ("vocabulary_size", vocabulary_size),
         "num_layers": ("num_layers", num_layers),

@@ -181,6 +181,42 @@ def check_backend(precision: str, backend: str | None = None) -> str:
     return precision
 
 
+def check_float16(dtype: Any, model: str, broken_on: dict[str, str]) -> None:
+    """Refuse a float16 policy on a backend whose CPU kernels fail with it.
+
+    `broken_on` maps a backend to why the model's float16 computation fails
+    on its CPU; on another backend, on an accelerator, or in another
+    precision this does nothing.
+
+    Example:
+    >>> check_float16("float32", "t5", {keras.backend.backend(): "no"})
+    """
+    policy = (keras.dtype_policies.get(dtype) if dtype is not None
+              else keras.config.dtype_policy())
+    backend = keras.backend.backend()
+    if (policy.compute_dtype != "float16" or backend not in broken_on
+            or not _on_cpu(backend)):
+        return
+    raise PrecisionError(
+        f"{model}: dtype {policy.name!r} cannot run on {backend} on the "
+        f"CPU: {broken_on[backend]}. Use dtype='mixed_bfloat16' (recipe "
+        "precision = \"mixed_bfloat16\"), which CPUs compute natively, or "
+        "'float32'.")
+
+
+def _on_cpu(backend: str) -> bool:
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "cpu"
+    if backend == "torch":
+        import torch
+
+        return not torch.cuda.is_available()
+    return not any(d.device_type != "CPU" for d in __import__(
+        "tensorflow").config.list_physical_devices())
+
+
 @contextlib.contextmanager
 def graph_rewrite_scope(precision: str) -> Iterator[None]:
     """Turn on the backend graph rewrite `precision` names inside the block

@@ -84,6 +84,7 @@ def t5_model(
     Reference:
         Raffel et al., 2020. https://arxiv.org/abs/1910.10683
     """
+    presets.check_float16(dtype, name)
     policy = (keras.dtype_policies.get(dtype) if dtype is not None
               else keras.config.dtype_policy())
     if policy.compute_dtype == "float16":

@@ -181,6 +181,19 @@ def check_backend(precision: str, backend: str | None = None) -> str:
     return precision
 
 
+def policy_of(dtype: Any) -> keras.DTypePolicy:
+    """The dtype policy a factory's `dtype` argument gives its layers
+    (Keras's global policy when `None`).
+
+    Example:
+    >>> policy_of("mixed_bfloat16").variable_dtype
+    'float32'
+    """
+    if dtype is None:
+        return keras.config.dtype_policy()
+    return keras.dtype_policies.get(dtype)
+
+
 def check_float16(dtype: Any, model: str, broken_on: dict[str, str]) -> None:
     """Refuse a float16 policy on a backend whose CPU kernels fail with it.
 
@@ -191,8 +204,7 @@ def check_float16(dtype: Any, model: str, broken_on: dict[str, str]) -> None:
     Example:
     >>> check_float16("float32", "t5", {keras.backend.backend(): "no"})
     """
-    policy = (keras.dtype_policies.get(dtype) if dtype is not None
-              else keras.config.dtype_policy())
+    policy = policy_of(dtype)
     backend = keras.backend.backend()
     if (policy.compute_dtype != "float16" or backend not in broken_on
             or not _on_cpu(backend)):
@@ -200,7 +212,7 @@ def check_float16(dtype: Any, model: str, broken_on: dict[str, str]) -> None:
     raise PrecisionError(
         f"{model}: dtype {policy.name!r} cannot run on {backend} on the "
         f"CPU: {broken_on[backend]}. Use dtype='mixed_bfloat16' (recipe "
-        "precision = \"mixed_bfloat16\"), which CPUs compute natively, or "
+        "precision = \"mixed_bfloat16\"), which keeps float32's range, or "
         "'float32'.")
 
 
@@ -213,8 +225,10 @@ def _on_cpu(backend: str) -> bool:
         import torch
 
         return not torch.cuda.is_available()
-    return not any(d.device_type != "CPU" for d in __import__(
-        "tensorflow").config.list_physical_devices())
+    import tensorflow as tf
+
+    return all(device.device_type == "CPU"
+               for device in tf.config.list_physical_devices())
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from typing import Literal
 import keras
 import numpy as np
 
+from kerakit import precision
 from kerakit.heads import input_dtype
 from kerakit.models.mlp.mlp import check_depth_width
 from kerakit.models.mlp.mlp import check_task
@@ -63,8 +64,7 @@ def recurrent_layer(cell: str, units: int, *, dtype: Any = None,
     >>> isinstance(layer.cell.recurrent_initializer, Float32Orthogonal)
     True
     """
-    policy = (keras.dtype_policies.get(dtype) if dtype is not None
-              else keras.config.dtype_policy())
+    policy = precision.policy_of(dtype)
     if policy.variable_dtype in ("bfloat16", "float16"):
         kwargs.setdefault("recurrent_initializer", Float32Orthogonal())
     return CELLS[cell](units, dtype=dtype, **kwargs)

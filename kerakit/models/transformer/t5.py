@@ -16,6 +16,7 @@ from typing import Literal
 import keras
 import numpy as np
 
+from kerakit import precision
 from kerakit.models.transformer import presets
 from kerakit.models.transformer.gpt import run_generate
 from kerakit.testing import SweepData
@@ -85,8 +86,7 @@ def t5_model(
         Raffel et al., 2020. https://arxiv.org/abs/1910.10683
     """
     presets.check_float16(dtype, name)
-    policy = (keras.dtype_policies.get(dtype) if dtype is not None
-              else keras.config.dtype_policy())
+    policy = precision.policy_of(dtype)
     if policy.compute_dtype == "float16":
         raise ValueError(
             f"{name}: T5 does not run in float16 (dtype={policy.name!r}): "

@@ -194,43 +194,6 @@ def policy_of(dtype: Any) -> keras.DTypePolicy:
     return keras.dtype_policies.get(dtype)
 
 
-def check_float16(dtype: Any, model: str, broken_on: dict[str, str]) -> None:
-    """Refuse a float16 policy on a backend whose CPU kernels fail with it.
-
-    `broken_on` maps a backend to why the model's float16 computation fails
-    on its CPU; on another backend, on an accelerator, or in another
-    precision this does nothing.
-
-    Example:
-    >>> check_float16("float32", "t5", {keras.backend.backend(): "no"})
-    """
-    policy = policy_of(dtype)
-    backend = keras.backend.backend()
-    if (policy.compute_dtype != "float16" or backend not in broken_on
-            or not _on_cpu(backend)):
-        return
-    raise PrecisionError(
-        f"{model}: dtype {policy.name!r} cannot run on {backend} on the "
-        f"CPU: {broken_on[backend]}. Use dtype='mixed_bfloat16' (recipe "
-        "precision = \"mixed_bfloat16\"), which keeps float32's range, or "
-        "'float32'.")
-
-
-def _on_cpu(backend: str) -> bool:
-    if backend == "jax":
-        import jax
-
-        return jax.default_backend() == "cpu"
-    if backend == "torch":
-        import torch
-
-        return not torch.cuda.is_available()
-    import tensorflow as tf
-
-    return all(device.device_type == "CPU"
-               for device in tf.config.list_physical_devices())
-
-
 @contextlib.contextmanager
 def graph_rewrite_scope(precision: str) -> Iterator[None]:
     """Turn on the backend graph rewrite `precision` names inside the block

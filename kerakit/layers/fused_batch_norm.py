@@ -7,6 +7,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from kerakit import fast_paths
+
 # dtypes whose batch statistics Keras computes in float32 (as here).
 _FUSABLE_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -20,9 +22,9 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     costs TensorFlow and torch about as much time as the convolutions
     around them (`benchmarks/profile_training.py`). For 4-D inputs with the
     channel axis last or first, this layer trains with the backend's own
-    fused kernel instead: `FusedBatchNormV3` on TensorFlow and
-    `torch.nn.functional.batch_norm` on torch, each with its fused
-    backward pass. JAX keeps Keras's ops, which XLA fuses itself; masks,
+    fused kernel instead (`kerakit.fast_paths`): `FusedBatchNormV3` on
+    TensorFlow and `torch.nn.functional.batch_norm` on torch, each with its
+    fused backward pass. JAX keeps Keras's ops, which XLA fuses itself; masks,
     renormalisation, synchronised statistics and inference take Keras's path
     too. Same weights, same statistics (moving variance biased, as Keras
     keeps it), same config: a model saved with it loads with it.
@@ -37,9 +39,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     """
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
-        fused = _FUSED.get(keras.backend.backend())
         rank = len(inputs.shape)
-        if (fused is None or not training or not self.trainable
+        if (not training or not self.trainable
                 or mask is not None or self.renorm or self.synchronized
                 or rank != 4 or self.axis % rank not in (1, 3)
                 or keras.backend.standardize_dtype(inputs.dtype)
@@ -52,51 +53,14 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
                  else ops.ones((channels,), "float32"))
         beta = (ops.cast(self.beta, "float32") if self.center
                 else ops.zeros((channels,), "float32"))
-        outputs, mean, variance = fused(x, gamma, beta, self.epsilon,
-                                        channels_last=self.axis % rank == 3)
+        try:
+            outputs, mean, variance = fast_paths.fused_batch_norm_training(
+                x, gamma, beta, self.epsilon,
+                channels_last=self.axis % rank == 3)
+        except NotImplementedError:  # no fused kernel on this backend
+            return super().call(inputs, training=training, mask=mask)
         self.moving_mean.assign(self.moving_mean * self.momentum
                                 + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum
                                     + variance * (1.0 - self.momentum))
         return ops.cast(outputs, self.compute_dtype)
-
-
-def _biased(variance: Any, x: Any, channels_last: bool) -> Any:
-    """Both kernels return the unbiased (Bessel-corrected) batch variance;
-    Keras's moving variance is the biased one."""
-    shape = ops.shape(x)
-    count = ops.cast(ops.prod(ops.convert_to_tensor(shape)) // (
-        shape[3] if channels_last else shape[1]), "float32")
-    return variance * (count - 1.0) / ops.maximum(count, 1.0)
-
-
-def _tensorflow(x: Any, gamma: Any, beta: Any, epsilon: float, *,
-                channels_last: bool) -> tuple[Any, Any, Any]:
-    import tensorflow as tf
-
-    outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-        x, gamma, beta, epsilon=epsilon, is_training=True,
-        data_format="NHWC" if channels_last else "NCHW")
-    return outputs, mean, _biased(variance, x, channels_last)
-
-
-def _torch(x: Any, gamma: Any, beta: Any, epsilon: float, *,
-           channels_last: bool) -> tuple[Any, Any, Any]:
-    import torch
-
-    # NHWC viewed as NCHW is torch's channels_last memory format, which its
-    # batch norm kernels take without a copy.
-    nchw = x.permute(0, 3, 1, 2) if channels_last else x
-    channels = nchw.shape[1]
-    # momentum=1 makes the running buffers the batch's own statistics.
-    mean = torch.zeros(channels, dtype=x.dtype, device=x.device)
-    variance = torch.ones(channels, dtype=x.dtype, device=x.device)
-    outputs = torch.nn.functional.batch_norm(
-        nchw, mean, variance, weight=gamma, bias=beta, training=True,
-        momentum=1.0, eps=epsilon)
-    if channels_last:
-        outputs = outputs.permute(0, 2, 3, 1)
-    return outputs, mean, _biased(variance, x, channels_last)
-
-
-_FUSED = {"tensorflow": _tensorflow, "torch": _torch}

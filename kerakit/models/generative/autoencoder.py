@@ -17,7 +17,6 @@ import keras
 import numpy as np
 
 from kerakit import heads
-from kerakit import precision
 from kerakit.registry import register
 from kerakit.testing import SweepData
 
@@ -138,14 +137,6 @@ def build_encoder(
     return keras.Model(inputs, out, name=name)
 
 
-# Where the transposed convolutions of a conv decoder fail in float16.
-_CONV_DECODER_FLOAT16 = {
-    "torch": "torch's CPU float16 transposed convolution cannot train "
-             "(its backward pass stops with 'slow_conv2d: grad_weight must "
-             "be contiguous')",
-}
-
-
 def build_decoder(
     shape: tuple[int, ...], *, architecture: str, stage_widths: Sequence[int],
     latent_dim: int, activation: str, output_activation: str | None,
@@ -165,8 +156,6 @@ def build_decoder(
     ...               dtype=None, name="d").output_shape
     (None, 8, 8, 1)
     """
-    if architecture == "conv":
-        precision.check_float16(dtype, name, _CONV_DECODER_FLOAT16)
     inputs = keras.Input((latent_dim,), dtype=heads.input_dtype(dtype),
                          name=f"{name}_latent")
     x = inputs

@@ -145,7 +145,6 @@ def clip_model(
         raise ValueError(f"{name}: image_size must be a multiple of "
                          f"patch_size. Received: image_size={image_size}, "
                          f"patch_size={patch_size}.")
-    presets.check_float16(dtype, name)
     hub = presets.keras_hub().models
     vision_encoder = hub.CLIPVisionEncoder(
         patch_size=patch_size, hidden_dim=hidden_dim, num_layers=num_layers,

@@ -149,7 +149,6 @@ def vilbert_model(
         "co_attention_heads": co_attention_heads}.items()}
     _check_arguments(name, arch, dropout, input_shape, patch_size,
                      stem_filters, head, num_answers)
-    presets.check_float16(dtype, name)
     kw = {"dtype": dtype}
     tokens = keras.Input((None,), dtype="int32", name="token_ids")
     padding = keras.Input((None,), dtype="int32", name="padding_mask")

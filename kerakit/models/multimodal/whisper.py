@@ -159,7 +159,6 @@ def whisper_model(
             f"{name}: max_encoder_sequence_length must be even (the "
             "encoder's second convolution halves the frames). Received: "
             f"max_encoder_sequence_length={max_encoder_sequence_length}")
-    presets.check_float16(dtype, name)
     backbone = presets.build_backbone(
         "WhisperBackbone", arch, preset=preset, model=name, dropout=dropout,
         dtype=dtype, name=f"{name}_backbone",

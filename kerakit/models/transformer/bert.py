@@ -109,7 +109,6 @@ def bert_model(
         "num_segments": ("num_segments", num_segments),
     }
     presets.check_sizes(name, arch, dropout)
-    presets.check_float16(dtype, name)
     backbone = presets.build_backbone(
         "BertBackbone", arch, preset=preset, model=name, dropout=dropout,
         dtype=dtype, name=name if not include_top else f"{name}_backbone",

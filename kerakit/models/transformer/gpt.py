@@ -85,7 +85,6 @@ def gpt_model(
         "intermediate_dim": ("intermediate_dim", intermediate_dim),
     }
     presets.check_sizes(name, arch, dropout)
-    presets.check_float16(dtype, name)
     backbone = presets.build_backbone(
         "GPT2Backbone", arch, preset=preset, model=name, dropout=dropout,
         dtype=dtype, name=f"{name}_backbone",

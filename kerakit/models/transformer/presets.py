@@ -19,7 +19,6 @@ from typing import Any
 
 import keras
 
-from kerakit import precision
 from kerakit.registry import Knob
 from kerakit.registry import register
 
@@ -33,23 +32,6 @@ TEXT_KNOBS = (
     Knob("ffn", "intermediate_dim", values=(256, 512, 1024, 2048, 3072)),
     Knob("dropout", "dropout", min_value=0.0, max_value=0.3, step=0.05),
 )
-
-
-# Where keras-hub's layers fail in float16 on the CPU.
-KERAS_HUB_FLOAT16 = {
-    "jax": "keras-hub's attention and dense layers ask for float16 matmuls "
-           "that accumulate in float32, which XLA:CPU does not implement "
-           "(\"precision 'F16_F16_F32' is not supported by dot_general\")",
-}
-
-
-def check_float16(dtype: Any, model: str) -> None:
-    """Refuse float16 where keras-hub's layers cannot compute in it.
-
-    Example:
-    >>> check_float16("mixed_bfloat16", "bert")
-    """
-    precision.check_float16(dtype, model, KERAS_HUB_FLOAT16)
 
 
 def keras_hub() -> Any:

@@ -85,7 +85,6 @@ def t5_model(
     Reference:
         Raffel et al., 2020. https://arxiv.org/abs/1910.10683
     """
-    presets.check_float16(dtype, name)
     policy = precision.policy_of(dtype)
     if policy.compute_dtype == "float16":
         raise ValueError(

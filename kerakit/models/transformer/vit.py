@@ -104,7 +104,6 @@ def vit_model(
         divisor=patch_size, poolings=POOLINGS,
     )
     extra = {} if preset else {"data_format": "channels_last"}
-    presets.check_float16(dtype, name)
     backbone = presets.build_backbone(
         "ViTBackbone", arch, preset=preset, model=name, dropout_rate=dropout,
         attention_dropout=attention_dropout, dtype=dtype,

@@ -7,6 +7,9 @@ Example:
     kerakit train                       # the offline default, lenet_digits
     kerakit train mlp_digits --set epochs=5 --set optimizer.learning_rate=3e-3
     kerakit train resnet_digits --precision auto
+    kerakit train lenet_digits --processes 2        # data parallel, 2 local
+    kerakit train lenet_digits --coordinator 10.0.0.1:12345 \
+        --num-processes 2 --process-id 0            # on each host, its id
     kerakit evaluate runs/lenet_digits-<hash>-jax
     kerakit predict runs/lenet_digits-<hash>-jax digits.npy
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from kerakit.cli.common import add_precision
 
@@ -39,6 +43,43 @@ def add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true",
                         help="one line per epoch instead of progress bars")
     add_precision(parser)
+    group = parser.add_argument_group(
+        "more than one process", "data-parallel training on the backend's "
+        "own engine (README: 'Training on more than one machine')")
+    group.add_argument("--processes", type=int, metavar="N",
+                       help="train on N local processes, each on its share "
+                       "of the cores (default: the recipe's "
+                       "distribution.processes)")
+    group.add_argument("--coordinator", metavar="HOST:PORT",
+                       help="across hosts: the first process's address; "
+                       "run the command on every host")
+    group.add_argument("--num-processes", type=int, metavar="N",
+                       help="across hosts: processes in the whole run")
+    group.add_argument("--process-id", type=int, metavar="I",
+                       help="across hosts: this process, 0..N-1 (0 writes "
+                       "the run directory)")
+
+
+def _cluster(args: argparse.Namespace) -> Any:
+    """The `Cluster` that the cross-host flags describe, or None."""
+    from kerakit.cli.common import CLIError
+    from kerakit.workflow.distributed import Cluster
+    from kerakit.workflow.distributed import DistributionError
+
+    flags = (args.coordinator, args.num_processes, args.process_id)
+    if all(flag is None for flag in flags):
+        return None
+    if any(flag is None for flag in flags):
+        raise CLIError("--coordinator, --num-processes and --process-id go "
+                       "together: give all three on every host.")
+    if args.processes is not None:
+        raise CLIError("--processes starts local processes; across hosts "
+                       "use --coordinator, --num-processes and "
+                       "--process-id instead, not both.")
+    try:
+        return Cluster(*flags)
+    except DistributionError as err:
+        raise CLIError(str(err)) from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -49,6 +90,10 @@ def run_train(args: argparse.Namespace) -> int:
     from kerakit.cli.common import recipe_overrides
     from kerakit.workflow.recipes import load_recipe
 
+    cluster = _cluster(args)
+    if args.processes is not None and args.processes < 1:
+        raise CLIError(f"--processes must be at least 1; received "
+                       f"{args.processes}.")
     overrides = recipe_overrides(args, args.overrides)
     recipe = load_recipe(args.recipe, overrides)
     run_dir = args.run_dir or training.default_run_dir(recipe)
@@ -58,9 +103,14 @@ def run_train(args: argparse.Namespace) -> int:
                   f"-> {run_dir}")
     try:
         result = training.train(recipe, run_dir, restart=args.restart,
-                                verbose=2 if args.quiet else "auto")
+                                verbose=2 if args.quiet else "auto",
+                                processes=args.processes, cluster=cluster)
     except training.TrainingError as err:
         raise CLIError(str(err)) from None
+    if cluster is not None and not cluster.is_chief:
+        console.print(f"process {cluster.process_id} trained its share; "
+                      "process 0 wrote the run directory.")
+        return 0
     metrics = result.metrics
     if metrics.get("resumed_from"):
         console.print(f"resumed after epoch(s) {metrics['resumed_from']}")

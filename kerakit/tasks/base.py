@@ -42,6 +42,7 @@ import numpy as np
 from kerakit.data.datasets import load_dataset
 from kerakit.data.preprocessing import Preprocessor
 from kerakit.data.preprocessing import TrainBatches
+from kerakit.data.sharding import DataShard
 from kerakit.data.splits import Splits
 from kerakit.data.splits import check_splits
 from kerakit.data.splits import given_splits
@@ -71,6 +72,12 @@ class Task:
             scales the loss under mixed float16; a task whose models or
             agents compute their own gradients sets it False, and the
             schema refuses `precision = "mixed_float16"` for it.
+        data_parallel: The task trains data-parallel over processes
+            (`fit` cuts every global batch with its `shard`, and the loss
+            of a batch is the mean of its rows' losses). A task whose loss
+            couples the rows of a batch (contrastive pairs), whose batch is
+            one graph, or that owns its loop sets it False, and the
+            workflow refuses `--processes` for it.
     """
 
     name: ClassVar[str] = ""
@@ -82,6 +89,7 @@ class Task:
     weighted_metrics: ClassVar[bool] = False
     owns_tokenizer: ClassVar[bool] = False
     loss_scaling: ClassVar[bool] = True
+    data_parallel: ClassVar[bool] = True
     # keras-hub's task models (`GPT2CausalLM`, `BertTextClassifier`,
     # `T5Seq2SeqLM`) wrap `fit` in their preprocessing pipeline, which takes
     # arrays or tf.data / grain datasets but not the `keras.utils.PyDataset`
@@ -168,18 +176,24 @@ class Task:
     def fit(self, model: keras.Model, splits: Splits, *, batch_size: int,
             seed: int, epochs: int, initial_epoch: int,
             callbacks: list[keras.callbacks.Callback],
-            verbose: Any = "auto", run_dir: Path | None = None) -> None:
+            verbose: Any = "auto", run_dir: Path | None = None,
+            shard: DataShard = DataShard()) -> None:
         """Train from `initial_epoch` to `epochs`, calling `callbacks`.
 
         `run_dir` is the run directory, for a task that keeps more state
         than the model's weights between epochs (an agent's replay buffer);
         the workflow passes it, and `clear_run_files` must know the names.
+        `shard` is this process's share of every training batch in a
+        data-parallel run (`kerakit.data.sharding`); validation stays whole
+        on every process, so all of them take the same early-stopping
+        decisions.
         """
         validation, first = self.validation(model, splits, batch_size, seed)
         fit = (functools.partial(keras.Model.fit, model)
                if self.plain_keras_loop else model.fit)
         fit(
-            self.train_batches(splits, batch_size, seed, initial_epoch),
+            shard.batches(self.train_batches(splits, batch_size, seed,
+                                             initial_epoch)),
             validation_data=validation, validation_batch_size=batch_size,
             epochs=epochs, initial_epoch=initial_epoch,
             callbacks=[*first, *callbacks], verbose=verbose)

@@ -162,6 +162,9 @@ class _PairBatches(keras.utils.PyDataset):
 class ContrastiveImageTextTask(Task):
     """Image-caption pairs -> a shared embedding (CLIP; see module doc)."""
 
+    # The InfoNCE loss of a batch couples all its pairs: a process's rows
+    # alone would give another loss.
+    data_parallel = False
     name = "contrastive_image_text"
     description = ("image-caption pairs (CLIP): symmetric InfoNCE, learned "
                    "temperature; recall@1/5 both ways, zero-shot accuracy")

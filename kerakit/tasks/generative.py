@@ -137,6 +137,8 @@ def write_samples(samples: np.ndarray, path: Path,
 class GenerativeTask(Task):
     """`fit(x)`: the model adds its own loss (VAE, GAN); labels unused."""
 
+    # A GAN's train step applies its own optimizers' gradients.
+    data_parallel = False
     name = "generative"
     description = ("inputs only; the model owns its loss (VAE, GAN); "
                    "held-out GAN metrics; samples.png")

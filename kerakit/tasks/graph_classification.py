@@ -128,6 +128,8 @@ class GraphBatches(keras.utils.PyDataset):
 class GraphClassificationTask(ClassificationTask):
     """Classify small graphs, batched as disjoint unions (module doc)."""
 
+    # A batch is a union of graphs (one block adjacency), not rows.
+    data_parallel = False
     name = "graph_classification"
     description = ("many small graphs, a class each -> logits per graph "
                    "(disjoint-union batches, mean/sum/max readout)")

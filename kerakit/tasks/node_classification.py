@@ -202,6 +202,8 @@ def read_graphs(inputs: Any, recipe: Any) -> list[Graph]:
 class NodeClassificationTask(ClassificationTask):
     """Full-batch node classification on one graph with node masks."""
 
+    # One graph is the whole batch: there are no rows to share out.
+    data_parallel = False
     name = "node_classification"
     description = ("one graph: node labels -> logits per node; train/"
                    "validation/test node masks; accuracy on masked nodes")

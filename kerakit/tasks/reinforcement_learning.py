@@ -151,6 +151,8 @@ def agent_settings(table: dict[str, Any]) -> tuple[str, int, dict]:
 class ReinforcementLearningTask(Task):
     """An agent learns to act in an environment (see module doc)."""
 
+    # The agent owns its loop and computes its own gradients.
+    data_parallel = False
     name = "reinforcement_learning"
     description = ("an agent (dqn, reinforce, a2c) on a gym:ENV_ID "
                    "environment; val_return, episodes.png, test episodes")

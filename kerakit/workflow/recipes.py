@@ -74,6 +74,9 @@ class Recipe:
             `"mixed_bfloat16"`, `"mixed_float16"`), or `"auto"`: mixed
             bfloat16 on a CPU with native bfloat16, else float32
             (`kerakit.precision`).
+        distribution: Data-parallel training (`processes`) and, on JAX,
+            model parallelism (`model_parallel`); see
+            `kerakit.workflow.distributed`.
         agent: Reinforcement learning (`task = "reinforcement_learning"`):
             the agent's `name` (`"dqn"`, `"reinforce"`, `"a2c"`),
             `steps_per_epoch` and its settings (`kerakit.rl`).
@@ -99,6 +102,8 @@ class Recipe:
     task: str = ""
     description: str = ""
     agent: dict = dataclasses.field(default_factory=dict)
+    distribution: dict = dataclasses.field(default_factory=lambda: {
+        "processes": 1, "model_parallel": 1})
     source: str = "<dict>"
     overrides: dict = dataclasses.field(default_factory=dict)
 
@@ -108,11 +113,27 @@ class Recipe:
         out["metrics"] = list(self.metrics)
         return out
 
+    def fields(self) -> dict[str, Any]:
+        """The resolved fields, as `recipe_from_dict` takes them back.
+
+        Example:
+        >>> r = load_recipe("lenet_digits", {"epochs": 2})
+        >>> recipe_from_dict(r.fields()).fingerprint() == r.fingerprint()
+        True
+        """
+        raw = self.to_dict()
+        for key in ("source", "overrides"):
+            raw.pop(key)
+        return raw
+
     def fingerprint(self) -> str:
         """Return a short hash of the settings (not of the file path)."""
         data = self.to_dict()
         data.pop("source")
         data.pop("overrides")
+        # How many processes train a run does not change what it computes,
+        # so a run started on two processes continues on one, and back.
+        data.pop("distribution")
         # The model's default task is left out, so that run directories
         # made before recipes named their task keep their names.
         if data["task"] == default_task(self.model, self.model_kwargs):
@@ -136,7 +157,7 @@ class Recipe:
         ...     "learning_rate"]
         0.01
         """
-        raw = _raw_fields(self)
+        raw = self.fields()
         merged = {**self.overrides, **dict(overrides)}
         return _validate(_apply_overrides(raw, overrides, self.source),
                          self.source, merged)
@@ -216,13 +237,6 @@ class Recipe:
             run_eagerly=self.run_eagerly,
         )
         return model
-
-
-def _raw_fields(recipe: Recipe) -> dict[str, Any]:
-    raw = recipe.to_dict()
-    for key in ("source", "overrides"):
-        raw.pop(key)
-    return raw
 
 
 def find_recipe(name_or_path: str | os.PathLike) -> Path:

@@ -167,6 +167,16 @@ OPTIMIZER = {
     "warmup_epochs": Field((int,), 0, minimum=0),
 }
 
+DISTRIBUTION = {
+    "processes": Field((int,), 1, minimum=1,
+                       doc="data-parallel training processes on this "
+                       "machine (kerakit train --processes overrides it)"),
+    "model_parallel": Field((int,), 1, minimum=1,
+                            doc="JAX: devices that share each model's "
+                            "large kernels and embeddings (Keras "
+                            "ModelParallel); 1: data parallel only"),
+}
+
 TOP = {
     "name": Field((str,)),
     "description": Field((str,), ""),
@@ -193,6 +203,7 @@ TOP = {
                        "(TensorFlow's bfloat16 graph rewrite); auto: "
                        "bfloat16 on a CPU with native bfloat16, else "
                        "float32"),
+    "distribution": DISTRIBUTION,
     "agent": Field((dict,), {}, doc="task = 'reinforcement_learning': name "
                    "= dqn | reinforce | a2c, steps_per_epoch and the "
                    "agent's settings (kerakit.rl.agent_defaults); the task "
@@ -476,6 +487,20 @@ def _check_tokenizer(fields: dict) -> None:
               f"Received: {model_size!r}.")
 
 
+def _check_distribution(fields: dict[str, Any]) -> None:
+    processes = fields["distribution"]["processes"]
+    if processes == 1:
+        return
+    if not get_task(fields["task"]).data_parallel:
+        _fail("distribution.processes", f"task = {fields['task']!r} does "
+              "not train data-parallel (its batches cannot be shared out "
+              "row by row): set processes = 1.")
+    if fields["batch_size"] % processes:
+        _fail("distribution.processes", f"{processes} processes cannot "
+              f"share batch_size = {fields['batch_size']} evenly: make the "
+              "batch size a multiple of the process count.")
+
+
 def validate(raw: dict) -> dict[str, Any]:
     """Validate a raw recipe dict; return the fields of a `Recipe`."""
     raw = dict(raw)
@@ -503,6 +528,7 @@ def validate(raw: dict) -> dict[str, Any]:
         _fail("agent", "applies only to task = 'reinforcement_learning' "
               f"(an agent on an environment); task is {fields['task']!r}: "
               "remove the [agent] table.")
+    _check_distribution(fields)
     if (fields["precision"] == "mixed_float16"
             and not get_task(fields["task"]).loss_scaling):
         _fail("precision", "mixed_float16 needs loss scaling, which "

@@ -16,7 +16,11 @@
 - nothing a user saved is lost: a directory that holds anything but a
   kerakit run of the same settings is refused, `restart` clears only
   kerakit's own files, and a run that fails before its first epoch leaves
-  no directory behind.
+  no directory behind;
+- data-parallel over processes (`processes=N`, the recipe's
+  `[distribution]`, or a cluster across hosts) on the backend's own engine
+  (`kerakit.workflow.distributed`): the same loop, each process on its
+  rows of every batch, the first process alone writing the run directory.
 
 Example:
 >>> splits = load_splits("lenet_digits")
@@ -27,9 +31,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
+import signal
+import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +53,14 @@ from kerakit.saving import load_model
 from kerakit.tasks import Task
 from kerakit.tasks import get_task
 from kerakit.workflow import runs
+from kerakit.workflow.distributed import ALONE
+from kerakit.workflow.distributed import ERROR_PREFIX
+from kerakit.workflow.distributed import WORKER_SPEC
+from kerakit.workflow.distributed import Cluster
+from kerakit.workflow.distributed import DistributionError
+from kerakit.workflow.distributed import Engine
+from kerakit.workflow.distributed import engine_for
+from kerakit.workflow.distributed import launch
 from kerakit.workflow.rundir import CHECKPOINT
 from kerakit.workflow.rundir import STATE
 from kerakit.workflow.rundir import RunDirError
@@ -54,6 +70,7 @@ from kerakit.workflow.rundir import create_run_dir
 from kerakit.workflow.rundir import remove_created
 from kerakit.workflow.recipes import Recipe
 from kerakit.workflow.recipes import load_recipe
+from kerakit.workflow.recipes import recipe_from_dict
 
 DATASET = "dataset.json"
 
@@ -114,8 +131,13 @@ def _mode(monitor: str) -> str:
 class _RunCallback(keras.callbacks.Callback):
     """Best weights, early stopping, NaN stop and the per-epoch checkpoint."""
 
-    def __init__(self, run_dir: Path, state: dict, recipe: Recipe):
+    def __init__(self, run_dir: Path, state: dict, recipe: Recipe,
+                 write: bool = True, engine: Engine | None = None):
         super().__init__()
+        self.engine = engine or Engine()
+        # The other processes of a distributed run keep the same books (so
+        # that they stop when the chief stops) but write nothing.
+        self.write = write
         self.run_dir = run_dir
         self.state = state
         self.monitor = recipe.monitor
@@ -149,20 +171,25 @@ class _RunCallback(keras.callbacks.Callback):
             )
         value = logs[self.monitor]
         best = self.state["best_value"]
-        if best is None or self.sign * (value - best) > 0:
+        improved = best is None or self.sign * (value - best) > 0
+        if improved:
             self.state.update(best_value=value, best_epoch=epoch + 1, wait=0)
-            tmp = self.run_dir / "best.tmp.keras"
-            self.model.save(tmp)
-            os.replace(tmp, self.run_dir / "best.keras")
         else:
             self.state["wait"] += 1
             if self.patience and self.state["wait"] >= self.patience:
                 self.state["stopped_early"] = True
                 self.model.stop_training = True
         self.state["epoch"] = epoch + 1
-        tmp = self.run_dir / "checkpoint.tmp.weights.h5"
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.run_dir / CHECKPOINT)
+        if not self.write:
+            return
+        with self.engine.alone():
+            if improved:
+                tmp = self.run_dir / "best.tmp.keras"
+                self.model.save(tmp)
+                os.replace(tmp, self.run_dir / "best.keras")
+            tmp = self.run_dir / "checkpoint.tmp.weights.h5"
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.run_dir / CHECKPOINT)
         runs.write_json(self.run_dir / STATE, self.state)
         runs.write_history(self.run_dir, history)
 
@@ -186,6 +213,7 @@ def _normalise_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
 def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
           run_dir: str | os.PathLike | None = None, *, restart: bool = False,
           verbose: Any = "auto", callbacks: list | None = None,
+          processes: int | None = None, cluster: Cluster | None = None,
           **overrides: Any) -> TrainResult:
     """Train a recipe end to end; continue an interrupted run.
 
@@ -196,7 +224,13 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
         restart: Clear kerakit's files of a previous run in `run_dir` and
             start over, instead of continuing.
         verbose: Keras `fit` verbosity (progress bar when `"auto"`).
-        callbacks: Extra Keras callbacks.
+        callbacks: Extra Keras callbacks (one-process runs; the chief's in
+            a cluster).
+        processes: Train data-parallel on this many local processes
+            (default: the recipe's `distribution.processes`); this call
+            waits for them and returns the finished run.
+        cluster: This process's place in a run across hosts (default: the
+            launcher's `KERAKIT_*` variables, else alone).
         **overrides: Recipe overrides; write dots as `__`
             (`optimizer__learning_rate=1e-3`) or pass `**{"a.b": v}`.
 
@@ -204,8 +238,8 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
         `TrainResult(run_dir, metrics, model, history)`.
 
     Raises:
-        TrainingError: The run directory cannot be used, or the loss
-            became NaN.
+        TrainingError: The run directory cannot be used, the loss became
+            NaN, or a process of a distributed run failed.
         kerakit.data.splits.DataError: The data is wrong (checked before
             any training).
 
@@ -214,15 +248,31 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
                                optimizer__learning_rate=1e-3)
         result.metrics["test"]["accuracy"], result.run_dir
     """
-    recipe = load_recipe(recipe_or_path, _normalise_overrides(overrides))
+    overrides = _normalise_overrides(overrides)
+    cluster = cluster or Cluster.from_environment()
+    if processes is not None or cluster is not None:
+        # Through the schema, which refuses what cannot be shared out.
+        overrides["distribution.processes"] = (
+            cluster.num_processes if cluster else processes)
+    recipe = load_recipe(recipe_or_path, overrides)
     run_dir = Path(run_dir) if run_dir else default_run_dir(recipe)
     try:
         resume = check_run_dir(run_dir, recipe.fingerprint(), restart)
-    except RunDirError as err:
+        engine = engine_for(cluster or ALONE,
+                            recipe.distribution["model_parallel"])
+    except (RunDirError, DistributionError) as err:
         raise TrainingError(str(err)) from None
     state = runs.read_json(run_dir / STATE) if resume else _fresh_state(
         recipe)
+    if cluster is None and recipe.distribution["processes"] > 1:
+        if state["status"] != "finished":
+            _launch(recipe, run_dir, restart, verbose, callbacks, state)
+        return _finished_result(run_dir, runs.read_json(run_dir / STATE))
+    if cluster is not None and not cluster.is_chief:
+        return _follow(recipe, run_dir, engine, cluster)
     if state["status"] == "finished":
+        engine.start()
+        engine.barrier()
         return _finished_result(run_dir, state)
     task = task_of(recipe)
     # A resumed run keeps the precision it started with, even where "auto"
@@ -233,21 +283,108 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
         check_backend(precision)
     except PrecisionError as err:
         raise TrainingError(str(err)) from None
+    engine.start()  # before the backend computes anything (JAX)
     splits = load_splits(recipe)  # checks the data before anything is written
     if restart:
         clear_run_files(run_dir)
     created = create_run_dir(run_dir)
     try:
-        return _run(recipe, task, splits, run_dir, state, verbose, callbacks)
+        if cluster is not None and not state["epoch"]:
+            # The other processes read it once the chief is this far.
+            runs.write_json(run_dir / STATE, state)
+        engine.barrier()
+        return _run(recipe, task, splits, run_dir, state, verbose, callbacks,
+                    engine, cluster or ALONE)
     except BaseException:
         if not state["epoch"]:  # nothing finished: leave nothing behind
             remove_created(created)
         raise
 
 
+def _launch(recipe: Recipe, run_dir: Path, restart: bool, verbose: Any,
+            callbacks: list | None, state: dict) -> None:
+    """Train on `distribution.processes` local processes (checked here
+    first, where an error is cheapest)."""
+    count = recipe.distribution["processes"]
+    if callbacks:
+        raise TrainingError(
+            f"callbacks: a run on {count} processes trains in child "
+            "processes, which cannot call callbacks of this one: train on "
+            "one process (processes=1) to use them.")
+    try:
+        check_backend(state.get("precision") or resolve_precision(
+            recipe.precision))
+    except PrecisionError as err:
+        raise TrainingError(str(err)) from None
+    spec = {"recipe": recipe.fields(), "source": recipe.source,
+            "run_dir": str(run_dir.absolute()), "restart": restart,
+            "verbose": verbose}
+    try:
+        launch("kerakit.workflow.training:run_worker", spec, count,
+               quiet=verbose == 0)
+    except DistributionError as err:
+        raise TrainingError(str(err)) from None
+
+
+def run_worker() -> int:
+    """Entry point of a launched process (`distributed.launch`): train the
+    spec's recipe as this process's share of the cluster. Known errors end
+    as one line that the launcher reports."""
+    spec = json.loads(os.environ[WORKER_SPEC])
+    # The launcher stops the others with SIGTERM when one fails: exiting
+    # through Python lets a run that never finished an epoch clean up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        recipe = recipe_from_dict(spec["recipe"], spec["source"])
+        train(recipe, spec["run_dir"], restart=spec["restart"],
+              verbose=spec["verbose"], cluster=Cluster.from_environment())
+    except (RuntimeError, ValueError) as err:
+        traceback.print_exc()
+        print(f"{ERROR_PREFIX}{type(err).__name__}: {err}".replace(
+            "\n", " "), file=sys.stderr, flush=True)
+        return 2
+    return 0
+
+
+def _follow(recipe: Recipe, run_dir: Path, engine: Engine,
+            cluster: Cluster) -> TrainResult:
+    """A process other than the chief: train its share, write nothing.
+
+    It reads the state the chief prepared (after the barrier), so that it
+    continues from the same epoch and stops when the chief stops.
+    """
+    task = task_of(recipe)
+    engine.start()
+    splits = load_splits(recipe)
+    engine.barrier()
+    state = runs.read_json(run_dir / STATE)
+    if state["status"] == "finished":
+        return _finished_result(run_dir, state)
+    model = _build(recipe, task, splits, state["precision"])
+    if state["epoch"]:
+        _resume(model, run_dir)
+    engine.attach(model)
+    run_cb = _RunCallback(run_dir, state, recipe, write=False)
+    with graph_rewrite_scope(state["precision"]):
+        if state["epoch"] < recipe.epochs and not state["stopped_early"]:
+            task.fit(model, splits, batch_size=recipe.batch_size,
+                     seed=recipe.seed, epochs=recipe.epochs,
+                     initial_epoch=state["epoch"], callbacks=[run_cb],
+                     verbose=0, run_dir=run_dir, **_sharding(cluster))
+    if run_cb.nan_at is not None:
+        epoch, batch = run_cb.nan_at
+        raise TrainingError(
+            f"The loss of process {cluster.process_id} became NaN/inf at "
+            f"epoch {epoch}, batch {batch}: lower optimizer.learning_rate "
+            f"(now {recipe.optimizer['learning_rate']}) or add "
+            "optimizer.clipnorm.")
+    engine.finish()
+    return TrainResult(run_dir, {}, model, state["history"])
+
+
 def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
-         state: dict, verbose: Any, callbacks: list | None) -> TrainResult:
-    steps = task.steps_per_epoch(splits, recipe.batch_size)
+         state: dict, verbose: Any, callbacks: list | None, engine: Engine,
+         cluster: Cluster) -> TrainResult:
     runs.write_json(run_dir / "recipe.json", recipe.to_dict())
     runs.write_json(run_dir / DATASET, {
         "name": recipe.dataset["name"],
@@ -257,18 +394,19 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
     precision = state["precision"]
     env = {**runs.environment(recipe.seed),
            "precision": {"requested": recipe.precision, "used": precision,
-                         "cpu": cpu_summary()}}
+                         "cpu": cpu_summary()},
+           "distribution": engine.describe()}
     if state["epoch"] and (run_dir / CHECKPOINT).exists():
         state["resumed_from"].append(state["epoch"])
         env = {**runs.read_json(run_dir / "environment.json"),
-               "resumed": state["resumed_from"]}
+               "resumed": state["resumed_from"],
+               "distribution": engine.describe()}
     runs.write_json(run_dir / "environment.json", env)
-    model = recipe.build_model(
-        splits.input_shape, splits.num_classes, steps_per_epoch=steps,
-        precision=precision, **splits.model_arguments)
+    model = _build(recipe, task, splits, precision)
     if state["epoch"]:
         _resume(model, run_dir)
-    run_cb = _RunCallback(run_dir, state, recipe)
+    engine.attach(model)
+    run_cb = _RunCallback(run_dir, state, recipe, engine=engine)
     started = time.time()
     with graph_rewrite_scope(precision):
         if state["epoch"] < recipe.epochs and not state["stopped_early"]:
@@ -278,10 +416,29 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
                      callbacks=[run_cb, keras.callbacks.TensorBoard(
                          str(run_dir / "tensorboard"), write_graph=False),
                          *(callbacks or [])], verbose=verbose,
-                     run_dir=run_dir)
+                     run_dir=run_dir, **_sharding(cluster))
         if run_cb.nan_at is not None:
             _diverged(recipe, run_dir, state, run_cb.nan_at)
+        engine.finish()
+        if not engine.model_is_local:
+            # The trained variables span the processes or devices of a
+            # distributed run; the chief tests alone, on a model of its own.
+            model = _build(recipe, task, splits, precision)
         return _finish(model, recipe, task, splits, run_dir, state, started)
+
+
+def _sharding(cluster: Cluster) -> dict[str, Any]:
+    # Only a distributed run passes `shard`, so that a task written before
+    # it existed, whose `fit` does not take it, still trains on one process.
+    return {"shard": cluster.shard} if cluster.num_processes > 1 else {}
+
+
+def _build(recipe: Recipe, task: Task, splits: Splits,
+           precision: str) -> keras.Model:
+    return recipe.build_model(
+        splits.input_shape, splits.num_classes,
+        steps_per_epoch=task.steps_per_epoch(splits, recipe.batch_size),
+        precision=precision, **splits.model_arguments)
 
 
 def _diverged(recipe: Recipe, run_dir: Path, state: dict,

@@ -68,6 +68,8 @@ WORKER_SPEC = "KERAKIT_WORKER_SPEC"
 # hangs (not one that dies, which the launcher sees at once) ends the run
 # after this long instead of never.
 COLLECTIVE_TIMEOUT_S = 300
+# TensorFlow packs gradients into all-reduces of about this size.
+PACK_BYTES = 32 * 2**20
 # After one process fails, the others get this long to stop on SIGTERM.
 STOP_GRACE_S = 10.0
 # A launched process prints its known error as one line after this.
@@ -294,10 +296,12 @@ class TensorFlowEngine(Engine):
 
         config = _tf_config(self.cluster)
         os.environ["TF_CONFIG"] = json.dumps(config)
-        options = tf.distribute.experimental.CommunicationOptions(
-            timeout_seconds=COLLECTIVE_TIMEOUT_S)
+        # Gradients travel in packs of PACK_BYTES, not one all-reduce per
+        # variable.
+        self.options = tf.distribute.experimental.CommunicationOptions(
+            bytes_per_pack=PACK_BYTES, timeout_seconds=COLLECTIVE_TIMEOUT_S)
         self.strategy = tf.distribute.MultiWorkerMirroredStrategy(
-            communication_options=options)
+            communication_options=self.options)
 
     def _reduce(self, grads: list, variables: list) -> list:
         import tensorflow as tf
@@ -307,7 +311,7 @@ class TensorFlowEngine(Engine):
         # Cross-replica context: each process's tensor is its replica's.
         with self.strategy.scope():
             reduced = iter(self.strategy.extended.batch_reduce_to(
-                tf.distribute.ReduceOp.MEAN, pairs))
+                tf.distribute.ReduceOp.MEAN, pairs, options=self.options))
         return [None if g is None else next(reduced) for g in grads]
 
     def attach(self, model: keras.Model) -> None:
@@ -444,25 +448,39 @@ def transformer_layout_map(mesh: keras.distribution.DeviceMesh
     """Shard a transformer's large kernels over the mesh's `"model"` axis.
 
     Megatron-style: the query/key/value and first feed-forward kernels are
-    split by heads and hidden units (columns), the attention output and
+    split by heads or hidden units (columns), the attention output and
     second feed-forward kernels by rows, token embeddings by the embedding
     dimension; everything else is replicated. The names are those of
-    keras-hub's transformer layers, which kerakit's BERT, GPT, ViT, T5,
-    Whisper and ViLBERT are built from.
+    keras-hub's transformer layers (kerakit's BERT, GPT, ViT, CLIP,
+    ViLBERT and Whisper), of keras-hub's T5 layers (`*_projector`) and of
+    kerakit's Swin blocks. The sharded sizes must divide by the mesh's
+    model axis. The layout only places the variables: the computation, and
+    so the result, is the same as on one device.
 
     Example:
         mesh = keras.distribution.DeviceMesh((1, 2), ("batch", "model"))
         layout = transformer_layout_map(mesh)
-        layout[".*/query/kernel"]  # (None, "model", None)
+        layout[".*/(query|key|value)/kernel"]  # (None, "model", None)
     """
+    columns, rows = (None, "model"), ("model", None)
     layout = keras.distribution.LayoutMap(mesh)
-    layout[".*token_embedding/embeddings"] = (None, "model")
+    layout[".*token_embedding/embeddings"] = columns
+    # keras-hub's EinsumDense attention: (hidden, heads, head_size).
     layout[".*/(query|key|value)/kernel"] = (None, "model", None)
-    layout[".*/(query|key|value)/bias"] = ("model", None)
+    layout[".*/(query|key|value)/bias"] = rows
     layout[".*/attention_output/kernel"] = ("model", None, None)
-    layout[".*feedforward_intermediate_dense/kernel"] = (None, "model")
+    layout[".*feedforward_intermediate_dense/kernel"] = columns
     layout[".*feedforward_intermediate_dense/bias"] = ("model",)
-    layout[".*feedforward_output_dense/kernel"] = ("model", None)
+    layout[".*feedforward_output_dense/kernel"] = rows
+    # T5: Dense projections, no biases.
+    layout[".*(query|key|value|input|gate)_projector/kernel"] = columns
+    layout[".*output_projector/kernel"] = rows
+    # Swin: a fused query-key-value kernel and a two-layer MLP.
+    layout[".*/attention_qkv/kernel"] = columns
+    layout[".*/attention_projection/kernel"] = rows
+    layout[".*/mlp/fc1/kernel"] = columns
+    layout[".*/mlp/fc1/bias"] = ("model",)
+    layout[".*/mlp/fc2/kernel"] = rows
     return layout
 
 

@@ -322,3 +322,50 @@ def test_a_keras_hub_language_model_trains_data_parallel(tmp_path):
         np.testing.assert_allclose(a, b, atol=1e-4)
     assert two.metrics["test"]["perplexity"] == pytest.approx(
         one.metrics["test"]["perplexity"], rel=1e-4)
+
+
+_EVERY_TRANSFORMER = textwrap.dedent("""
+    import json, sys
+    import keras
+    from kerakit import testing
+    from kerakit.workflow.distributed import ALONE, engine_for
+
+    engine_for(ALONE, model_parallel=2).start()
+    out = {}
+    for name in sys.argv[1].split(","):
+        factory, kwargs, data = testing.sweep_case(name)
+        model = factory(**kwargs)
+        sharded = sum("model" in tuple(v.value.sharding.spec)
+                      for v in model.weights)
+        model.compile(optimizer=keras.optimizers.Adam(
+            data.learning_rate or 1e-3), loss=data.loss)
+        x = data.x
+        rows = len(next(iter(x.values())) if isinstance(x, dict) else x)
+        history = keras.Model.fit(model, x, data.y, batch_size=rows,
+                                  epochs=3, verbose=0, shuffle=False,
+                                  **data.fit_kwargs).history
+        out[name] = {"sharded": sharded, "loss": history[data.loss_key]}
+    print(json.dumps(out))
+""")
+# One tiny model per transformer module whose layers the layout map names.
+_TRANSFORMERS = ("bert_tiny", "gpt_tiny", "vit_ti16", "swin", "t5_tiny",
+                 "clip_tiny", "vilbert_tiny", "whisper_micro")
+
+
+@pytest.mark.skipif(
+    os.environ.get("KERAKIT_MODEL_PARALLEL_ALL") != "1" or BACKEND != "jax",
+    reason="KERAKIT_MODEL_PARALLEL_ALL=1 with KERAS_BACKEND=jax runs it "
+    "(ModelParallel is JAX's; gpt is checked in every run above)")
+def test_every_transformer_trains_model_parallel(tmp_path):
+    env = {**os.environ, "XLA_FLAGS": (
+        os.environ.get("XLA_FLAGS", "") +
+        " --xla_force_host_platform_device_count=2")}
+    done = subprocess.run(
+        [sys.executable, "-c", _EVERY_TRANSFORMER, ",".join(_TRANSFORMERS)],
+        env=env, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in _TRANSFORMERS:
+        assert out[name]["sharded"] >= 5, name
+        loss = out[name]["loss"]
+        assert np.all(np.isfinite(loss)) and loss[-1] < loss[0], (name, loss)

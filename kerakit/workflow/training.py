@@ -36,6 +36,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -194,6 +195,48 @@ class _RunCallback(keras.callbacks.Callback):
         runs.write_history(self.run_dir, history)
 
 
+class _InterruptBetweenSteps(keras.callbacks.Callback):
+    """Ctrl-C stops training between two steps, in the loop's own code.
+
+    Python's default handler raises `KeyboardInterrupt` wherever the main
+    thread happens to be, which can be inside library code that does not
+    let it through: under load, the Ctrl-C test once saw a TensorFlow run
+    take SIGINT and still finish with status 0. Here the signal only sets a
+    flag, and the next batch or epoch boundary raises `KeyboardInterrupt`
+    (the last finished epoch is checkpointed); a second Ctrl-C interrupts
+    at once. Only the main thread's default handler is replaced, and only
+    while training.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> _InterruptBetweenSteps:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT)
+                is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._request)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _request(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _check(self, *args: Any, **kwargs: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = _check
+    on_epoch_begin = _check
+    on_epoch_end = _check
+
+
 def _fresh_state(recipe: Recipe) -> dict[str, Any]:
     return {"fingerprint": recipe.fingerprint(), "status": "running",
             "epoch": 0, "best_value": None, "best_epoch": 0, "wait": 0,
@@ -271,7 +314,7 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
     if cluster is not None and not cluster.is_chief:
         return _follow(recipe, run_dir, engine, cluster)
     if state["status"] == "finished":
-        engine.start()
+        _start(engine)
         engine.barrier()
         return _finished_result(run_dir, state)
     task = task_of(recipe)
@@ -283,7 +326,7 @@ def train(recipe_or_path: Recipe | str | os.PathLike = "lenet_digits",
         check_backend(precision)
     except PrecisionError as err:
         raise TrainingError(str(err)) from None
-    engine.start()  # before the backend computes anything (JAX)
+    _start(engine)  # before the backend computes anything (JAX)
     splits = load_splits(recipe)  # checks the data before anything is written
     if restart:
         clear_run_files(run_dir)
@@ -354,7 +397,7 @@ def _follow(recipe: Recipe, run_dir: Path, engine: Engine,
     continues from the same epoch and stops when the chief stops.
     """
     task = task_of(recipe)
-    engine.start()
+    _start(engine)
     splits = load_splits(recipe)
     engine.barrier()
     state = runs.read_json(run_dir / STATE)
@@ -408,14 +451,15 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
     engine.attach(model)
     run_cb = _RunCallback(run_dir, state, recipe, engine=engine)
     started = time.time()
-    with graph_rewrite_scope(precision):
+    with graph_rewrite_scope(precision), _InterruptBetweenSteps() as ctrl_c:
         if state["epoch"] < recipe.epochs and not state["stopped_early"]:
             task.fit(model, splits, batch_size=recipe.batch_size,
                      seed=recipe.seed, epochs=recipe.epochs,
                      initial_epoch=state["epoch"],
+                     # Ctrl-C last: a finished epoch is saved first.
                      callbacks=[run_cb, keras.callbacks.TensorBoard(
                          str(run_dir / "tensorboard"), write_graph=False),
-                         *(callbacks or [])], verbose=verbose,
+                         *(callbacks or []), ctrl_c], verbose=verbose,
                      run_dir=run_dir, **_sharding(cluster))
         if run_cb.nan_at is not None:
             _diverged(recipe, run_dir, state, run_cb.nan_at)
@@ -425,6 +469,13 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
             # distributed run; the chief tests alone, on a model of its own.
             model = _build(recipe, task, splits, precision)
         return _finish(model, recipe, task, splits, run_dir, state, started)
+
+
+def _start(engine: Engine) -> None:
+    try:
+        engine.start()
+    except DistributionError as err:
+        raise TrainingError(str(err)) from None
 
 
 def _sharding(cluster: Cluster) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from kerakit.workflow.distributed import Cluster
 from kerakit.workflow.distributed import DistributionError
 from kerakit.workflow.distributed import _tf_config
 from kerakit.workflow.distributed import engine_for
+from kerakit.workflow.distributed import free_port
 from kerakit.workflow.recipes import RecipeError
 from kerakit.workflow.recipes import load_recipe
 from kerakit.workflow.recipes import recipe_from_dict
@@ -118,6 +119,34 @@ def test_a_killed_process_ends_the_run_and_the_rerun_resumes(tmp_path):
     assert again.metrics["resumed_from"] == [finished]
     assert again.metrics["epochs_run"] == 8
     assert len(again.history["loss"]) == 8
+
+
+def test_the_cross_host_command_runs_on_every_host(tmp_path):
+    """`kerakit train --coordinator --num-processes --process-id`, as the
+    README has every host run it (here both "hosts" are 127.0.0.1)."""
+    port = free_port()
+    env = {**os.environ, "KERAS_BACKEND": BACKEND}
+    workers = [f"127.0.0.1:{free_port()}" for _ in range(2)]
+    commands = []
+    for rank in range(2):
+        if BACKEND == "tensorflow":  # as each host sets it
+            env = {**env, "TF_CONFIG": json.dumps({
+                "cluster": {"worker": workers},
+                "task": {"type": "worker", "index": rank}})}
+        commands.append(subprocess.Popen(
+            [sys.executable, "-m", "kerakit", "train", "lenet_digits",
+             "--set", "epochs=1", "--set", "dataset.limit=300", "--quiet",
+             "--run-dir", str(tmp_path / "run"),
+             "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2",
+             "--process-id", str(rank)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True))
+    outputs = [c.communicate(timeout=600)[0] for c in commands]
+    assert [c.returncode for c in commands] == [0, 0], outputs
+    assert "best epoch 1" in outputs[0]
+    assert "process 1 trained its share" in outputs[1]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 1
 
 
 def test_bad_data_is_refused_before_anything_is_written(tmp_path):
@@ -253,6 +282,14 @@ def test_model_parallel_shards_a_transformer_over_two_devices(tmp_path):
                            distribution__model_parallel=2)
         assert not (tmp_path / "run").exists()
         return
+    import jax
+
+    if jax.local_device_count() == 1:  # this test process: one CPU device
+        with pytest.raises(training.TrainingError, match="must divide the "
+                           "devices of each process.*device_count"):
+            training.train("gpt_char", tmp_path / "run",
+                           distribution__model_parallel=2)
+        assert not (tmp_path / "run").exists()
     words = ["the", "cat", "sat", "on", "a", "mat"]
     rng = np.random.default_rng(0)
     text = tmp_path / "tiny.txt"

@@ -308,3 +308,20 @@ def test_every_shipped_recipe_runs_one_short_epoch(name, tmp_path):
     test = result.metrics["test"]
     assert np.isfinite(test["loss"] if "loss" in test else test["return"])
     assert (tmp_path / "best.keras").is_file()
+
+
+def test_ctrl_c_stops_training_between_steps_and_restores_the_handler():
+    # pytest-xdist workers ignore SIGINT; a terminal's process has Python's
+    # default handler, which is what the workflow replaces while training.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with training._InterruptBetweenSteps() as ctrl_c:
+            ctrl_c.on_train_batch_end(0)  # nothing asked: training goes on
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the handler runs, and only sets the flag
+            assert ctrl_c.requested
+            with pytest.raises(KeyboardInterrupt):
+                ctrl_c.on_train_batch_end(1)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -93,17 +93,6 @@ def measure(recipe: str, backend: str, mode: str, steps: int,
     return max(results, key=lambda r: r["median_step_s"])
 
 
-def cpu_name() -> str:
-    """The CPU model, as /proc/cpuinfo names it."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main() -> None:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -117,7 +106,11 @@ def main() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [here, *filter(None, [os.environ.get("PYTHONPATH")])])
     sys.path.insert(0, here)
-    print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores; "
+    from kerakit.precision import cpu_summary
+
+    cpu = cpu_summary()
+    print(f"CPU: {cpu['model']} ({', '.join(cpu['flags'])}), "
+          f"{len(os.sched_getaffinity(0))} cores; "
           f"{args.steps} timed steps after {args.warmup}, median step")
     print("| recipe | backend | params | all-reduce / step | 1 proc x 2 "
           "threads img/s | 2 procs x 1 thread img/s | speed-up | "

@@ -409,11 +409,8 @@ def _follow(recipe: Recipe, run_dir: Path, engine: Engine,
     engine.attach(model)
     run_cb = _RunCallback(run_dir, state, recipe, write=False)
     with graph_rewrite_scope(state["precision"]):
-        if state["epoch"] < recipe.epochs and not state["stopped_early"]:
-            task.fit(model, splits, batch_size=recipe.batch_size,
-                     seed=recipe.seed, epochs=recipe.epochs,
-                     initial_epoch=state["epoch"], callbacks=[run_cb],
-                     verbose=0, run_dir=run_dir, **_sharding(cluster))
+        _fit_remaining(task, model, splits, recipe, state, [run_cb], 0,
+                       run_dir, cluster)
     if run_cb.nan_at is not None:
         epoch, batch = run_cb.nan_at
         raise TrainingError(
@@ -452,15 +449,11 @@ def _run(recipe: Recipe, task: Task, splits: Splits, run_dir: Path,
     run_cb = _RunCallback(run_dir, state, recipe, engine=engine)
     started = time.time()
     with graph_rewrite_scope(precision), _InterruptBetweenSteps() as ctrl_c:
-        if state["epoch"] < recipe.epochs and not state["stopped_early"]:
-            task.fit(model, splits, batch_size=recipe.batch_size,
-                     seed=recipe.seed, epochs=recipe.epochs,
-                     initial_epoch=state["epoch"],
-                     # Ctrl-C last: a finished epoch is saved first.
-                     callbacks=[run_cb, keras.callbacks.TensorBoard(
-                         str(run_dir / "tensorboard"), write_graph=False),
-                         *(callbacks or []), ctrl_c], verbose=verbose,
-                     run_dir=run_dir, **_sharding(cluster))
+        # Ctrl-C last: a finished epoch is saved first.
+        _fit_remaining(task, model, splits, recipe, state, [
+            run_cb, keras.callbacks.TensorBoard(
+                str(run_dir / "tensorboard"), write_graph=False),
+            *(callbacks or []), ctrl_c], verbose, run_dir, cluster)
         if run_cb.nan_at is not None:
             _diverged(recipe, run_dir, state, run_cb.nan_at)
         engine.finish()
@@ -478,10 +471,19 @@ def _start(engine: Engine) -> None:
         raise TrainingError(str(err)) from None
 
 
-def _sharding(cluster: Cluster) -> dict[str, Any]:
+def _fit_remaining(task: Task, model: keras.Model, splits: Splits,
+                   recipe: Recipe, state: dict, callbacks: list,
+                   verbose: Any, run_dir: Path, cluster: Cluster) -> None:
+    """`task.fit` from the state's epoch, unless the run is already done."""
+    if state["epoch"] >= recipe.epochs or state["stopped_early"]:
+        return
     # Only a distributed run passes `shard`, so that a task written before
     # it existed, whose `fit` does not take it, still trains on one process.
-    return {"shard": cluster.shard} if cluster.num_processes > 1 else {}
+    sharding = {"shard": cluster.shard} if cluster.num_processes > 1 else {}
+    task.fit(model, splits, batch_size=recipe.batch_size, seed=recipe.seed,
+             epochs=recipe.epochs, initial_epoch=state["epoch"],
+             callbacks=callbacks, verbose=verbose, run_dir=run_dir,
+             **sharding)
 
 
 def _build(recipe: Recipe, task: Task, splits: Splits,
